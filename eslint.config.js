@@ -1,0 +1,34 @@
+// Lint rules for the whole package. The import boundary rule keeps src/core free of
+// projection, transport and cli code: the core is the record store and must stand alone.
+import js from '@eslint/js';
+import tseslint from 'typescript-eslint';
+
+export default tseslint.config(
+  { ignores: ['dist/', 'node_modules/', 'patient_data/'] },
+  js.configs.recommended,
+  ...tseslint.configs.recommended,
+  {
+    files: ['**/*.ts'],
+    rules: {
+      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_' }],
+      '@typescript-eslint/consistent-type-imports': 'error',
+      'no-console': 'off',
+    },
+  },
+  {
+    files: ['src/core/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              group: ['**/projection/**', '**/transport/**', '**/cli/**', '**/config/**', '**/main.js'],
+              message: 'src/core must not import projection, transport, cli or config: pass dependencies in.',
+            },
+          ],
+        },
+      ],
+    },
+  },
+);

@@ -1,0 +1,42 @@
+// The one list of VPR error codes and the one error class every layer throws.
+// Each code is stable: clients, logs and docs rely on it. Messages never carry protected
+// health information; `details` carries field paths and machine-readable context only.
+// Transports map codes to HTTP/gRPC statuses in their own single table.
+
+export const ERROR_CODES = {
+  INVALID_INPUT: 'The request is malformed or a field fails validation.',
+  INVALID_ID: 'An identifier is not in its canonical form.',
+  UNSAFE_PATH: 'A path is absolute, escapes its root, or names a symlink or non-regular file.',
+  NOT_FOUND: 'The record, file or version does not exist.',
+  ALREADY_EXISTS: 'The record being created exists already.',
+  VERSION_CONFLICT: 'The record changed since the version the caller based its change on.',
+  REPOSITORY_BUSY: 'Another writer held the record for longer than the bounded wait.',
+  CORRUPT_REPOSITORY: 'Stored data failed an integrity check.',
+  STORAGE_FAILURE: 'The storage layer failed; nothing was acknowledged.',
+  INTERNAL: 'An unexpected failure inside VPR.',
+} as const;
+
+export type ErrorCode = keyof typeof ERROR_CODES;
+
+export type ErrorDetails = Readonly<Record<string, unknown>>;
+
+export class VprError extends Error {
+  readonly code: ErrorCode;
+  readonly details: ErrorDetails | undefined;
+
+  constructor(code: ErrorCode, message: string, options: { details?: ErrorDetails; cause?: unknown } = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'VprError';
+    this.code = code;
+    this.details = options.details;
+  }
+}
+
+export function isVprError(error: unknown, code?: ErrorCode): error is VprError {
+  return error instanceof VprError && (code === undefined || error.code === code);
+}
+
+/** Shorthand for the commonest failure: a field that fails validation. */
+export function invalidInput(field: string, message: string): VprError {
+  return new VprError('INVALID_INPUT', `${field}: ${message}`, { details: { field } });
+}

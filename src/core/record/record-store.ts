@@ -1,0 +1,338 @@
+// The record store: the one entry point to every patient repository on disk. It creates full
+// patient records all-or-nothing, commits validated changes with the controlled vocabulary,
+// reads files and history, and runs recovery and maintenance. Repository objects are cached
+// (bounded) so each one's in-process write queue is shared by every caller.
+import { mkdir, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { VprError, invalidInput } from '../errors.js';
+import { isErrno, syncDirectory, writeFileDurably } from '../fs/durable-file.js';
+import { parseAuthor, parseSingleLine, type Author } from '../commit/author.js';
+import { formatCommitMessage, type Action, type Trailer } from '../commit/commit-message.js';
+import { newRecordId, parseRecordId, type RecordId } from '../ids/record-id.js';
+import type { CommitHeader } from '../git/commit-object.js';
+import { isObjectId, type ObjectId } from '../git/git-object.js';
+import { parseRepoPath, type RepoPath } from '../git/repo-path.js';
+import {
+  DEFAULT_REPOSITORY_OPTIONS,
+  GitRepository,
+  type CommitResult,
+  type HistoryPage,
+  type RepositoryOptions,
+} from '../git/repository.js';
+import type { FileChange } from '../git/tree-edit.js';
+import { COORDINATION_STATUS_FILE, renderInitialCoordinationStatus } from './coordination-status.js';
+import { EHR_STATUS_FILE, renderEhrStatus } from './ehr-status.js';
+import { PATIENT_FILE, parseDemographics, renderPatient } from './patient-resource.js';
+import { REPOSITORY_KINDS, repositoryDir, stagingRoot, type RepositoryKind } from './record-layout.js';
+
+export const GITIGNORE = 'files/\n';
+export const MAX_CHANGES_PER_COMMIT = 1_000;
+export const MAX_FILE_BYTES = 16 * 1024 * 1024;
+const REPOSITORY_CACHE_SIZE = 256;
+
+export interface RecordStoreOptions {
+  readonly dataDir: string;
+  /** Deployment namespace used in `ehr://<namespace>/mpi`. */
+  readonly namespace?: string;
+  readonly repository?: Partial<RepositoryOptions>;
+}
+
+export interface FullRecordInput {
+  readonly demographics: unknown;
+  readonly author: unknown;
+  readonly careLocation: unknown;
+}
+
+export interface FullRecord {
+  readonly demographicsId: RecordId;
+  readonly clinicalId: RecordId;
+  readonly coordinationId: RecordId;
+  readonly commits: Readonly<Record<RepositoryKind, ObjectId>>;
+}
+
+export interface ChangeInput {
+  readonly path: string;
+  /** New content; null removes the file. */
+  readonly content: string | Buffer | null;
+}
+
+export interface CommitChangeInput {
+  readonly kind: RepositoryKind;
+  readonly id: string;
+  /** The version the change is based on; omitted means "whatever is current under the lock". */
+  readonly parent?: string;
+  readonly changes: readonly ChangeInput[];
+  readonly author: unknown;
+  readonly action: Action;
+  readonly summary: string;
+  readonly careLocation: unknown;
+  readonly trailers?: readonly Trailer[];
+  readonly extraHeaders?: readonly CommitHeader[];
+}
+
+function parseKind(kind: unknown): RepositoryKind {
+  if (!REPOSITORY_KINDS.includes(kind as RepositoryKind)) {
+    throw invalidInput('kind', `must be one of ${REPOSITORY_KINDS.join(', ')}`);
+  }
+  return kind as RepositoryKind;
+}
+
+export function parseVersion(value: unknown, field = 'version'): ObjectId {
+  if (typeof value !== 'string' || !isObjectId(value))
+    throw invalidInput(field, 'must be a 40-hex commit id');
+  return value;
+}
+
+function parseChanges(changes: readonly ChangeInput[]): FileChange[] {
+  if (!Array.isArray(changes) || changes.length === 0)
+    throw invalidInput('changes', 'must list at least one change');
+  if (changes.length > MAX_CHANGES_PER_COMMIT) {
+    throw invalidInput('changes', `must list at most ${MAX_CHANGES_PER_COMMIT} changes`);
+  }
+  return changes.map((change, i) => {
+    const path = parseRepoPath(change.path, `changes[${i}].path`);
+    if (path === '.gitignore') throw invalidInput(`changes[${i}].path`, 'the .gitignore is managed by VPR');
+    if (change.content === null) return { path, remove: true as const };
+    const content = typeof change.content === 'string' ? Buffer.from(change.content, 'utf8') : change.content;
+    if (!Buffer.isBuffer(content)) throw invalidInput(`changes[${i}].content`, 'must be text, bytes or null');
+    if (content.length > MAX_FILE_BYTES) {
+      throw invalidInput(`changes[${i}].content`, `must be at most ${MAX_FILE_BYTES} bytes`);
+    }
+    return { path, content };
+  });
+}
+
+function identityOf(author: Author) {
+  return { name: author.name, email: author.email };
+}
+
+export class RecordStore {
+  readonly dataDir: string;
+  readonly #namespace: string;
+  readonly #repositoryOptions: RepositoryOptions;
+  readonly #repositories = new Map<string, GitRepository>();
+
+  constructor(options: RecordStoreOptions) {
+    this.dataDir = options.dataDir;
+    this.#namespace = parseSingleLine(options.namespace ?? 'vpr', 'namespace', 64);
+    this.#repositoryOptions = { ...DEFAULT_REPOSITORY_OPTIONS, ...options.repository };
+  }
+
+  /**
+   * Prepares the data directory and removes any record a crashed process left half-made in the
+   * staging area (never acknowledged, so nobody knows its ids). Call once at start-up.
+   */
+  async open(): Promise<void> {
+    await mkdir(stagingRoot(this.dataDir), { recursive: true });
+    for (const name of await readdir(stagingRoot(this.dataDir))) {
+      await this.#abandonStaging(join(stagingRoot(this.dataDir), name));
+    }
+  }
+
+  async #abandonStaging(staging: string): Promise<void> {
+    try {
+      const intent = JSON.parse(await readFile(join(staging, 'intent.json'), 'utf8')) as {
+        targets: string[];
+      };
+      for (const target of intent.targets) await rm(target, { recursive: true, force: true });
+    } catch (error) {
+      if (!isErrno(error, 'ENOENT')) throw error;
+    }
+    await rm(staging, { recursive: true, force: true });
+  }
+
+  /** The cached repository object for a path (one per path, so one write queue per repository). */
+  #repositoryAt(dir: string): GitRepository {
+    let repository = this.#repositories.get(dir);
+    if (repository !== undefined) {
+      this.#repositories.delete(dir);
+    } else {
+      repository = new GitRepository(dir, this.#repositoryOptions);
+      if (this.#repositories.size >= REPOSITORY_CACHE_SIZE) {
+        const [oldestDir, oldest] = this.#repositories.entries().next().value as [string, GitRepository];
+        this.#repositories.delete(oldestDir);
+        void oldest.close();
+      }
+    }
+    this.#repositories.set(dir, repository);
+    return repository;
+  }
+
+  /** An existing repository; NOT_FOUND when the id names none. */
+  async repository(kind: RepositoryKind, id: string): Promise<GitRepository> {
+    const dir = repositoryDir(this.dataDir, parseKind(kind), parseRecordId(id));
+    try {
+      const info = await stat(join(dir, '.git', 'HEAD'));
+      if (!info.isFile()) throw new Error('not a file');
+    } catch {
+      throw new VprError('NOT_FOUND', `no ${kind} record with this id`, { details: { kind, id } });
+    }
+    return this.#repositoryAt(dir);
+  }
+
+  /**
+   * Creates demographics, clinical and coordination repositories for a new patient, each with
+   * its first commit. The three are assembled in the staging area and renamed into place; if
+   * any step fails, every directory of the new patient is removed again.
+   */
+  async createFullRecord(input: FullRecordInput): Promise<FullRecord> {
+    const demographics = parseDemographics(input.demographics);
+    const author = parseAuthor(input.author);
+    const careLocation = parseSingleLine(input.careLocation, 'careLocation');
+    const ids = { demographics: newRecordId(), clinical: newRecordId(), coordination: newRecordId() };
+    const now = new Date();
+    const message = (domain: RepositoryKind, summary: string) =>
+      formatCommitMessage({ domain, action: 'create', summary, author, careLocation, trailers: [] });
+    const plan: Record<RepositoryKind, { files: Record<string, string>; message: string }> = {
+      demographics: {
+        files: { [PATIENT_FILE]: renderPatient(ids.demographics, demographics, now) },
+        message: message('demographics', 'Created patient demographics'),
+      },
+      clinical: {
+        files: { [EHR_STATUS_FILE]: renderEhrStatus(ids.clinical, ids.demographics, this.#namespace) },
+        message: message('clinical', 'Created clinical record'),
+      },
+      coordination: {
+        files: {
+          [COORDINATION_STATUS_FILE]: renderInitialCoordinationStatus(ids.coordination, ids.clinical),
+        },
+        message: message('coordination', 'Created coordination record'),
+      },
+    };
+
+    const durability = this.#repositoryOptions.durability;
+    const staging = join(stagingRoot(this.dataDir), `${Date.now()}-${randomBytes(8).toString('hex')}`);
+    const targets = REPOSITORY_KINDS.map((kind) => repositoryDir(this.dataDir, kind, ids[kind]));
+    const moved: string[] = [];
+    try {
+      await mkdir(staging, { recursive: true });
+      const commits = await Promise.all(
+        REPOSITORY_KINDS.map(async (kind): Promise<[RepositoryKind, CommitResult]> => {
+          const repository = await GitRepository.layOut(join(staging, kind), this.#repositoryOptions);
+          const changes: FileChange[] = Object.entries({ '.gitignore': GITIGNORE, ...plan[kind].files }).map(
+            ([path, text]) => ({ path: parseRepoPath(path), content: Buffer.from(text, 'utf8') }),
+          );
+          const result = await repository.commit({
+            parent: 'unborn',
+            changes,
+            identity: identityOf(author),
+            message: plan[kind].message,
+            time: now.getTime(),
+          });
+          await repository.syncLayout();
+          await repository.close();
+          return [kind, result];
+        }),
+      );
+      await writeFileDurably(join(staging, 'intent.json'), JSON.stringify({ targets }), durability);
+      await syncDirectory(staging, durability);
+      for (const [i, kind] of REPOSITORY_KINDS.entries()) {
+        const target = targets[i]!;
+        await this.#ensureDirectory(dirname(target));
+        await rename(join(staging, kind), target);
+        moved.push(target);
+      }
+      await Promise.all(targets.map((target) => syncDirectory(dirname(target), durability)));
+      await rm(staging, { recursive: true, force: true });
+      const byKind = Object.fromEntries(commits.map(([kind, result]) => [kind, result.id]));
+      return {
+        demographicsId: ids.demographics,
+        clinicalId: ids.clinical,
+        coordinationId: ids.coordination,
+        commits: byKind as Record<RepositoryKind, ObjectId>,
+      };
+    } catch (error) {
+      for (const target of moved) await rm(target, { recursive: true, force: true }).catch(() => undefined);
+      await rm(staging, { recursive: true, force: true }).catch(() => undefined);
+      if (error instanceof VprError) throw error;
+      throw new VprError('STORAGE_FAILURE', 'the patient record could not be created; nothing was kept', {
+        cause: error,
+      });
+    }
+  }
+
+  /** mkdir -p that makes each directory it creates durable in its parent. */
+  async #ensureDirectory(dir: string): Promise<void> {
+    try {
+      await mkdir(dir);
+    } catch (error) {
+      if (isErrno(error, 'EEXIST')) return;
+      if (!isErrno(error, 'ENOENT')) throw error;
+      await this.#ensureDirectory(dirname(dir));
+      await mkdir(dir).catch((again: unknown) => {
+        if (!isErrno(again, 'EEXIST')) throw again;
+      });
+    }
+    await syncDirectory(dirname(dir), this.#repositoryOptions.durability);
+  }
+
+  /** Commits a validated change of one or more files to one repository. */
+  async commitChange(input: CommitChangeInput): Promise<CommitResult> {
+    const kind = parseKind(input.kind);
+    const id = parseRecordId(input.id);
+    const parent = input.parent === undefined ? 'current' : parseVersion(input.parent, 'parent');
+    const changes = parseChanges(input.changes);
+    const author = parseAuthor(input.author);
+    const careLocation = parseSingleLine(input.careLocation, 'careLocation');
+    const message = formatCommitMessage({
+      domain: kind,
+      action: input.action,
+      summary: input.summary,
+      author,
+      careLocation,
+      trailers: input.trailers ?? [],
+    });
+    const repository = await this.repository(kind, id);
+    try {
+      return await repository.commit({
+        parent,
+        changes,
+        identity: identityOf(author),
+        message,
+        ...(input.extraHeaders === undefined ? {} : { extraHeaders: input.extraHeaders }),
+      });
+    } catch (error) {
+      if (error instanceof VprError) throw error;
+      throw new VprError('STORAGE_FAILURE', 'the change could not be stored', { cause: error });
+    }
+  }
+
+  async readFile(kind: RepositoryKind, id: string, path: string, version?: string): Promise<Buffer> {
+    const repoPath: RepoPath = parseRepoPath(path);
+    const at = version === undefined ? undefined : parseVersion(version);
+    return (await this.repository(kind, id)).readFile(repoPath, at);
+  }
+
+  async history(
+    kind: RepositoryKind,
+    id: string,
+    query: { path?: string; after?: string; limit?: number } = {},
+  ): Promise<HistoryPage> {
+    const repository = await this.repository(kind, id);
+    return repository.history({
+      ...(query.path === undefined ? {} : { path: parseRepoPath(query.path) }),
+      ...(query.after === undefined ? {} : { after: parseVersion(query.after, 'after') }),
+      ...(query.limit === undefined ? {} : { limit: query.limit }),
+    });
+  }
+
+  async diffFile(kind: RepositoryKind, id: string, path: string, from: string, to: string): Promise<string> {
+    const repository = await this.repository(kind, id);
+    return repository.diffFile(parseRepoPath(path), parseVersion(from, 'from'), parseVersion(to, 'to'));
+  }
+
+  async recover(kind: RepositoryKind, id: string): Promise<void> {
+    await (await this.repository(kind, id)).recover();
+  }
+
+  async maintain(kind: RepositoryKind, id: string): Promise<void> {
+    await (await this.repository(kind, id)).maintain();
+  }
+
+  async close(): Promise<void> {
+    const repositories = [...this.#repositories.values()];
+    this.#repositories.clear();
+    await Promise.all(repositories.map((repository) => repository.close()));
+  }
+}
