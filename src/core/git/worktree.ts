@@ -58,7 +58,7 @@ async function writeWorktreeFile(root: string, path: RepoPath, content: Buffer):
   if (existing !== undefined && !existing.isFile()) throw unsafe('a working-tree path is not a regular file');
   const tmp = await writeTempFile(target, content, 'none', '.vpr_tmp_');
   await rename(tmp, target);
-  return indexStatFrom(await stat(target));
+  return indexStatFrom(await lstat(target, { bigint: true }));
 }
 
 async function removeWorktreeFile(root: string, path: RepoPath): Promise<void> {
