@@ -23,7 +23,12 @@ import { MAIN_REF, readRef, updateRef } from './refs.js';
 import type { RepoPath } from './repo-path.js';
 import { applyChanges, findEntry, listTreeFiles, type FileChange } from './tree-edit.js';
 import { isTreeEntry } from './tree-object.js';
-import { removeStaleIndexLock, removeWorktreeTempFiles, syncWorktree } from './worktree.js';
+import {
+  assertWorktreePathsSafe,
+  removeStaleIndexLock,
+  removeWorktreeTempFiles,
+  syncWorktree,
+} from './worktree.js';
 import { DEFAULT_WRITE_LOCK_OPTIONS, acquireWriteLock, type WriteLockOptions } from './write-lock.js';
 
 const run = promisify(execFile);
@@ -61,6 +66,11 @@ export interface CommitRequest {
 export interface CommitResult {
   readonly id: ObjectId;
   readonly parent: ObjectId | undefined;
+  /**
+   * False when the commit landed but the working tree could not be brought up to date; the
+   * next write (or `recover`) repairs it. The commit itself is durable either way.
+   */
+  readonly worktreeSynced: boolean;
 }
 
 export interface CommitRecord extends CommitData {
@@ -121,6 +131,8 @@ export class GitRepository {
   readonly #options: RepositoryOptions;
   readonly #objects: ObjectStore;
   #queue: Promise<unknown> = Promise.resolve();
+  /** Set when a commit landed but its working-tree update failed; the next write repairs first. */
+  #worktreeStale = false;
 
   constructor(dir: string, options: RepositoryOptions = DEFAULT_REPOSITORY_OPTIONS) {
     this.dir = dir;
@@ -175,7 +187,7 @@ export class GitRepository {
     return this.#serialise(async () => {
       const lock = await acquireWriteLock(this.gitDir, this.#options.writeLock);
       try {
-        if (lock.brokeStaleLock) await this.#recoverLocked();
+        if (lock.brokeStaleLock || this.#worktreeStale) await this.#recoverLocked();
         return await task();
       } finally {
         await lock.release();
@@ -200,6 +212,10 @@ export class GitRepository {
           },
         );
       }
+      await assertWorktreePathsSafe(
+        this.dir,
+        request.changes.map((c) => c.path),
+      );
       const baseTree = head === undefined ? undefined : (await this.readCommit(head)).tree;
       const { root, objects } = await applyChanges(this.#objects, baseTree, request.changes);
       const time = request.time ?? Date.now();
@@ -217,10 +233,17 @@ export class GitRepository {
       });
       await this.#objects.write([...objects, commit]);
       await updateRef(this.gitDir, commit.id, head, this.#options.durability);
-      await syncWorktree(this.dir, this.gitDir, this.#objects, await listTreeFiles(this.#objects, root));
+      let worktreeSynced = true;
+      try {
+        await syncWorktree(this.dir, this.gitDir, this.#objects, await listTreeFiles(this.#objects, root));
+      } catch {
+        // The commit is durable and acknowledged; only the derived working tree lags behind.
+        this.#worktreeStale = true;
+        worktreeSynced = false;
+      }
       const limit = this.#options.maintenancePackLimit;
       if (limit > 0 && this.#objects.packCount > limit) await this.#repackLocked();
-      return { id: commit.id, parent: head };
+      return { id: commit.id, parent: head, worktreeSynced };
     });
   }
 
@@ -315,6 +338,7 @@ export class GitRepository {
     const files =
       head === undefined ? [] : await listTreeFiles(this.#objects, (await this.readCommit(head)).tree);
     await syncWorktree(this.dir, this.gitDir, this.#objects, files);
+    this.#worktreeStale = false;
   }
 
   /**

@@ -51,6 +51,25 @@ async function ensureParents(root: string, path: RepoPath): Promise<void> {
   }
 }
 
+/**
+ * Checks, before anything is written, that each path can be written in the working tree: every
+ * existing parent is a real directory and the file itself, if present, is a regular file.
+ */
+export async function assertWorktreePathsSafe(root: string, paths: readonly RepoPath[]): Promise<void> {
+  for (const path of paths) {
+    let dir = root;
+    for (const segment of pathSegments(path).slice(0, -1)) {
+      dir = join(dir, segment);
+      const info = await lstatOrUndefined(dir);
+      if (info === undefined) break;
+      if (!info.isDirectory()) throw unsafe('a working-tree directory is a symlink or a file');
+    }
+    const existing = await lstatOrUndefined(join(root, path));
+    if (existing !== undefined && !existing.isFile())
+      throw unsafe('a working-tree path is not a regular file');
+  }
+}
+
 async function writeWorktreeFile(root: string, path: RepoPath, content: Buffer): Promise<IndexEntry['stat']> {
   await ensureParents(root, path);
   const target = join(root, path);
