@@ -7,10 +7,11 @@
 // Environment:
 //   VPR_BENCH_DIR          parent directory of the temp directory (default: the current
 //                          directory); keep it on the filesystem the data directory would use.
-//   VPR_BENCH_MAX_SECONDS  time budget of each measurement (default 6).
+//   VPR_BENCH_MAX_SECONDS  time budget of each (operation, strategy, writers) measurement,
+//                          split over its rounds (default 8); the whole run takes about 10×.
 //   UV_THREADPOOL_SIZE     libuv's thread pool (default 4), which every fsync occupies. It is
-//                          read once when the pool starts, so it must be set by whoever starts
-//                          node (e.g. the npm script), not from inside this file.
+//                          read once, when the pool starts, so setting it from inside this file
+//                          has no effect: whoever starts node (e.g. the npm script) must set it.
 import { execFile } from 'node:child_process';
 import { rmSync } from 'node:fs';
 import { mkdir, mkdtemp, open, rename, rm, writeFile } from 'node:fs/promises';
@@ -27,24 +28,34 @@ import { EHR_STATUS_FILE, renderEhrStatus } from '../src/core/record/ehr-status.
 import { PATIENT_FILE, renderPatient } from '../src/core/record/patient-resource.js';
 import { REPOSITORY_KINDS, repositoryDir, type RepositoryKind } from '../src/core/record/record-layout.js';
 import { GITIGNORE, RecordStore } from '../src/core/record/record-store.js';
-import { measure, type Measurement } from './measure.js';
+import { Workload, type Measurement } from './measure.js';
 
 const execFileAsync = promisify(execFile);
 
 const CONCURRENCIES = [1, 8] as const;
-const MAX_MS = Number(process.env.VPR_BENCH_MAX_SECONDS ?? '6') * 1000;
+/** Time budget of one (operation, strategy, writers) measurement, split over the rounds. */
+const MAX_MS = (() => {
+  const seconds = Number(process.env.VPR_BENCH_MAX_SECONDS ?? '8');
+  if (!Number.isFinite(seconds) || seconds <= 0)
+    throw new Error('VPR_BENCH_MAX_SECONDS must be a positive number');
+  return seconds * 1000;
+})();
+/** Strategies compared with each other are measured in interleaved rounds, not one after another. */
+const ROUNDS = 3;
 const TARGET_FULL_RECORD_OPS = 40;
 const TARGET_VS_GIT = 4;
 const TARGET_VS_FLOOR = 0.4;
 
-/** Per-measurement bounds: the git CLI is slow, so it gets fewer operations. */
+/** Per-measurement bounds (over all rounds): the git CLI is slow, so it gets fewer operations. */
 const BOUNDS = {
-  vprFull: { warmUpOps: 20, maxOps: 400 },
-  gitFull: { warmUpOps: 8, maxOps: 80 },
-  vprAppend: { warmUpOps: 20, maxOps: 1_000 },
-  gitAppend: { warmUpOps: 8, maxOps: 200 },
-  floorAppend: { warmUpOps: 20, maxOps: 2_000 },
+  vprFull: { warmUpOps: 20, maxOps: 450 },
+  gitFull: { warmUpOps: 8, maxOps: 150 },
+  vprAppend: { warmUpOps: 20, maxOps: 1_500 },
+  gitAppend: { warmUpOps: 8, maxOps: 300 },
+  floorAppend: { warmUpOps: 20, maxOps: 30_000 },
 } as const;
+
+type Bounds = (typeof BOUNDS)[keyof typeof BOUNDS];
 
 const AUTHOR = {
   name: 'Dr Bench Clinician',
@@ -214,9 +225,12 @@ async function floorWrite(dir: string, writer: number, n: number): Promise<void>
 
 // ---- reporting ---------------------------------------------------------------------------
 
+type Operation = 'full record' | 'append';
+type Strategy = 'VPR' | 'git CLI' | 'floor';
+
 interface Row extends Measurement {
-  readonly operation: 'full record' | 'append';
-  readonly strategy: 'VPR' | 'git CLI' | 'floor';
+  readonly operation: Operation;
+  readonly strategy: Strategy;
 }
 
 const rows: Row[] = [];
@@ -225,23 +239,43 @@ function progress(text: string): void {
   process.stderr.write(`${text}\n`);
 }
 
-async function run(
-  operation: Row['operation'],
-  strategy: Row['strategy'],
-  concurrency: number,
-  bounds: { readonly warmUpOps: number; readonly maxOps: number },
-  op: (writer: number, n: number) => Promise<void>,
-): Promise<void> {
-  progress(`  ${operation}, ${strategy}, ${concurrency} writer(s)...`);
-  const result = await measure({ concurrency, ...bounds, maxMs: MAX_MS, op });
-  rows.push({ operation, strategy, ...result });
-  progress(
-    `    ${result.ops} ops in ${result.seconds.toFixed(1)} s: ${result.opsPerSecond.toFixed(1)} ops/s, ` +
-      `p50 ${result.p50Ms.toFixed(1)} ms, p95 ${result.p95Ms.toFixed(1)} ms`,
-  );
+interface Contender {
+  readonly strategy: Strategy;
+  readonly bounds: Bounds;
+  readonly op: (writer: number, n: number) => Promise<void>;
 }
 
-function find(operation: Row['operation'], strategy: Row['strategy'], concurrency: number): Row {
+/**
+ * Measures the contenders for one operation at one concurrency: each is warmed up, then they
+ * take turns for ROUNDS slices (the order reversed every other round), each slice getting its
+ * share of the operation count and the time budget.
+ */
+async function compare(operation: Operation, concurrency: number, contenders: readonly Contender[]) {
+  const workloads = contenders.map((c) => ({ ...c, workload: new Workload(concurrency, c.op) }));
+  for (const { strategy, bounds, workload } of workloads) {
+    progress(`  ${operation}, ${concurrency} writer(s), ${strategy}: warm-up (${bounds.warmUpOps} ops)`);
+    await workload.warmUp(bounds.warmUpOps);
+  }
+  for (let round = 0; round < ROUNDS; round++) {
+    const order = round % 2 === 0 ? workloads : [...workloads].reverse();
+    for (const { strategy, bounds, workload } of order) {
+      const rate = await workload.slice(Math.ceil(bounds.maxOps / ROUNDS), MAX_MS / ROUNDS);
+      progress(
+        `  ${operation}, ${concurrency} writer(s), ${strategy}: round ${round + 1}: ${rate.toFixed(1)} ops/s`,
+      );
+    }
+  }
+  for (const { strategy, workload } of workloads) {
+    const result = workload.result();
+    rows.push({ operation, strategy, ...result });
+    progress(
+      `  ${operation}, ${concurrency} writer(s), ${strategy}: ${result.ops} ops in ${result.seconds.toFixed(1)} s, ` +
+        `${result.opsPerSecond.toFixed(1)} ops/s, p50 ${result.p50Ms.toFixed(1)} ms, p95 ${result.p95Ms.toFixed(1)} ms`,
+    );
+  }
+}
+
+function find(operation: Operation, strategy: Strategy, concurrency: number): Row {
   const row = rows.find(
     (r) => r.operation === operation && r.strategy === strategy && r.concurrency === concurrency,
   );
@@ -252,8 +286,12 @@ function find(operation: Row['operation'], strategy: Row['strategy'], concurrenc
 const fixed = (value: number, digits = 1) => (Number.isFinite(value) ? value.toFixed(digits) : 'n/a');
 const verdict = (met: boolean) => (met ? 'met' : 'NOT met');
 
-function table(header: readonly string[], body: readonly (readonly string[])[], right: number): string {
-  const align = header.map((_, i) => (i < right ? '---' : '---:'));
+function table(
+  header: readonly string[],
+  body: readonly (readonly string[])[],
+  firstNumeric: number,
+): string {
+  const align = header.map((_, i) => (i < firstNumeric ? '---' : '---:'));
   return [header, align, ...body].map((cells) => `| ${cells.join(' | ')} |`).join('\n');
 }
 
@@ -261,17 +299,18 @@ function report(header: string, gitVersion: string): void {
   const lines: string[] = [header, ''];
   lines.push(
     table(
-      ['Operation', 'Strategy', 'Writers', 'Ops', 'ops/s', 'p50 ms', 'p95 ms'],
+      ['Operation', 'Strategy', 'Writers', 'Ops', 'ops/s', 'Rounds ops/s', 'p50 ms', 'p95 ms'],
       rows.map((r) => [
         r.operation,
         r.strategy,
         String(r.concurrency),
         String(r.ops),
         fixed(r.opsPerSecond),
+        `${fixed(r.sliceOpsPerSecond.min, 0)}–${fixed(r.sliceOpsPerSecond.max, 0)}`,
         fixed(r.p50Ms),
         fixed(r.p95Ms),
       ]),
-      3,
+      2,
     ),
     '',
   );
@@ -298,7 +337,7 @@ function report(header: string, gitVersion: string): void {
         'Full record: VPR / git CLI',
       ],
       ratioRows,
-      1,
+      0,
     ),
     '',
   );
@@ -312,16 +351,18 @@ function report(header: string, gitVersion: string): void {
     '',
     '- fsync is on everywhere: VPR with `durability: fsync`; git with `-c core.fsync=all ' +
       '-c core.fsyncMethod=fsync`; the floor fsyncs its file and its directory.',
-    `- git (${gitVersion}) never fsyncs directories: not the directories \`git init\` creates, nor ` +
-      'those it renames objects, the index and refs into. Its figures therefore pay fewer fsyncs ' +
-      'than VPR and the floor, and a power cut could lose a commit it reported as done.',
+    `- ${gitVersion} never fsyncs directories: neither those \`git init\` creates nor those it ` +
+      'renames objects, the index and refs into. Its figures therefore pay fewer fsyncs than VPR ' +
+      'and the floor, and after a power cut it can lose a commit it reported as done.',
     '- Full record: three repositories per patient, made in parallel. VPR assembles them in a ' +
       'staging area and renames them into place; the git CLI runs `git init` (empty template), ' +
-      '`git add -A` and `git commit` in each (9 processes per patient) in place.',
+      '`git add -A` and `git commit` in place in each (9 processes per patient).',
     '- Append: one commit changing two files (one in a subdirectory) of an existing clinical ' +
-      'repository; git CLI is `git add` + `git commit`; the floor writes one file durably.',
-    '- Each writer has its own patient. VPR repacks a repository automatically once it holds ' +
-      'more than 50 packs; that cost is included in its append figures.',
+      'repository; git CLI is `git add` + `git commit`; the floor replaces one file durably.',
+    '- Each writer has its own patient. VPR repacks a repository once it holds more than 50 ' +
+      'packs (`git repack -a -d` under the write lock); that cost is in its append figures.',
+    `- Strategies compared with each other ran in ${ROUNDS} interleaved rounds; "Rounds ops/s" is ` +
+      'the slowest and fastest round, a guide to how much the disk drifted during the run.',
     `- libuv thread pool: UV_THREADPOOL_SIZE=${process.env.UV_THREADPOOL_SIZE ?? '4 (default)'}; ` +
       'every fsync holds one of its threads.',
   );
@@ -333,9 +374,8 @@ function report(header: string, gitVersion: string): void {
 async function main(): Promise<void> {
   const parent = process.env.VPR_BENCH_DIR ?? process.cwd();
   const root = await mkdtemp(join(parent, '.bench-'));
-  const removeRoot = () => rmSync(root, { recursive: true, force: true });
   const onSignal = (signal: NodeJS.Signals) => {
-    removeRoot();
+    rmSync(root, { recursive: true, force: true });
     process.kill(process.pid, signal);
   };
   process.once('SIGINT', onSignal);
@@ -343,6 +383,10 @@ async function main(): Promise<void> {
 
   try {
     const gitVersion = (await git(root, ['--version'])).trim().replace(/^git version /, 'git ');
+    const [major = 0, minor = 0] = (/(\d+)\.(\d+)/.exec(gitVersion) ?? []).slice(1).map(Number);
+    if (major < 2 || (major === 2 && minor < 36)) {
+      throw new Error(`${gitVersion} is too old: core.fsync needs git 2.36 or later`);
+    }
     const cpuList = cpus();
     const header =
       `Node ${process.version} · ${gitVersion} · ${cpuList.length} CPUs (${cpuList[0]?.model.trim() ?? 'unknown'}) · ` +
@@ -363,21 +407,30 @@ async function main(): Promise<void> {
     });
     await store.open();
     try {
-      // Full records. The first clinical repository each writer made becomes its patient for
-      // the append measurements.
+      // Full records. The first clinical repository each writer makes at the highest
+      // concurrency becomes its patient for the append measurements.
+      const most = Math.max(...CONCURRENCIES);
       const vprPatients: RecordId[] = [];
       const gitPatients: string[] = [];
       for (const c of CONCURRENCIES) {
-        await run('full record', 'VPR', c, BOUNDS.vprFull, async (writer) => {
-          const id = await vprCreate(store);
-          if (c === Math.max(...CONCURRENCIES)) vprPatients[writer] ??= id;
-        });
-      }
-      for (const c of CONCURRENCIES) {
-        await run('full record', 'git CLI', c, BOUNDS.gitFull, async (writer) => {
-          const repo = await gitCreate(gitDir, template);
-          if (c === Math.max(...CONCURRENCIES)) gitPatients[writer] ??= repo;
-        });
+        await compare('full record', c, [
+          {
+            strategy: 'VPR',
+            bounds: BOUNDS.vprFull,
+            op: async (writer) => {
+              const id = await vprCreate(store);
+              if (c === most) vprPatients[writer] ??= id;
+            },
+          },
+          {
+            strategy: 'git CLI',
+            bounds: BOUNDS.gitFull,
+            op: async (writer) => {
+              const repo = await gitCreate(gitDir, template);
+              if (c === most) gitPatients[writer] ??= repo;
+            },
+          },
+        ]);
       }
 
       const floorDirs = await Promise.all(
@@ -388,15 +441,23 @@ async function main(): Promise<void> {
         }),
       );
       for (const c of CONCURRENCIES) {
-        await run('append', 'VPR', c, BOUNDS.vprAppend, (writer, n) =>
-          vprAppend(store, vprPatients[writer]!, writer, n),
-        );
-        await run('append', 'git CLI', c, BOUNDS.gitAppend, (writer, n) =>
-          gitAppend(gitPatients[writer]!, writer, n),
-        );
-        await run('append', 'floor', c, BOUNDS.floorAppend, (writer, n) =>
-          floorWrite(floorDirs[writer]!, writer, n),
-        );
+        await compare('append', c, [
+          {
+            strategy: 'VPR',
+            bounds: BOUNDS.vprAppend,
+            op: (writer, n) => vprAppend(store, vprPatients[writer]!, writer, n),
+          },
+          {
+            strategy: 'git CLI',
+            bounds: BOUNDS.gitAppend,
+            op: (writer, n) => gitAppend(gitPatients[writer]!, writer, n),
+          },
+          {
+            strategy: 'floor',
+            bounds: BOUNDS.floorAppend,
+            op: (writer, n) => floorWrite(floorDirs[writer]!, writer, n),
+          },
+        ]);
       }
     } finally {
       await store.close();

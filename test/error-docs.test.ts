@@ -6,6 +6,6 @@ import { ERROR_CODES } from '../src/core/errors.js';
 
 test('docs/errors.md documents exactly the defined error codes', async () => {
   const doc = await readFile(new URL('../../docs/errors.md', import.meta.url), 'utf8');
-  const documented = [...doc.matchAll(/^\| `([A-Z_]+)` \| ([^|]+) \|/gm)].map((m) => [m[1], m[2]!.trim()]);
+  const documented = [...doc.matchAll(/^\| `([A-Z_]+)` +\| ([^|]+) \|/gm)].map((m) => [m[1], m[2]!.trim()]);
   assert.deepEqual(documented, Object.entries(ERROR_CODES));
 });

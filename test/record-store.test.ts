@@ -1,6 +1,6 @@
 // Full patient records and validated changes through the record store, on real repositories.
 import assert from 'node:assert/strict';
-import { readdir, readFile, writeFile, mkdir } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, symlink, writeFile, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { parse } from 'yaml';
@@ -84,11 +84,11 @@ test('invalid input creates nothing at all', async (t) => {
 test('if one repository cannot be placed, no directory of the new patient remains', async (t) => {
   const dataDir = await tempDir(t);
   const store = await openStore(t, dataDir);
-  // Every coordination shard name is taken by a file, so the last rename fails after two succeeded.
-  await mkdir(join(dataDir, 'coordination'));
-  for (const a of '0123456789abcdef') {
-    for (const b of '0123456789abcdef') await writeFile(join(dataDir, 'coordination', `${a}${b}`), 'blocker');
-  }
+  // The coordination tree lives on another filesystem (tmpfs), so its rename fails with EXDEV
+  // after the clinical and demographics repositories have already been renamed into place.
+  const elsewhere = await mkdtemp(join('/dev/shm', 'vpr-test-'));
+  t.after(() => rm(elsewhere, { recursive: true, force: true }));
+  await symlink(elsewhere, join(dataDir, 'coordination'));
   await assert.rejects(
     store.createFullRecord({ demographics, author: clinician, careLocation }),
     (e: unknown) => isVprError(e, 'STORAGE_FAILURE'),

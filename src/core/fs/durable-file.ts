@@ -1,11 +1,53 @@
 // The durable-write primitives every on-disk change goes through: write to a temp file,
 // fsync it, rename it into place, fsync the directory. With durability off (throwaway test
 // data only) the fsyncs are skipped and everything else stays the same.
-import { open, rename, unlink } from 'node:fs/promises';
+//
+// Small metadata calls (open, write of a few KB, rename, close) are synchronous: they complete
+// in the page cache in microseconds, while a libuv thread-pool round trip for each cost more than
+// the call itself and made a commit ten times slower (docs/adr/0002-one-pack-per-commit.md).
+// Only fsync, the one call that waits for the disk, goes to the thread pool, so writers to
+// different patients still overlap their fsyncs.
+import { closeSync, fsync, openSync, renameSync, unlinkSync, writeSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { dirname, join } from 'node:path';
+import { promisify } from 'node:util';
 
 export type Durability = 'fsync' | 'none';
+
+const fsyncAsync = promisify(fsync);
+
+/** fsyncs an open descriptor when durability asks for it. */
+export async function syncDescriptor(fd: number, durability: Durability): Promise<void> {
+  if (durability === 'fsync') await fsyncAsync(fd);
+}
+
+/** Creates `path` (which must not exist), writes `data`, fsyncs and closes it. */
+export async function writeNewFile(
+  path: string,
+  data: Buffer | string,
+  durability: Durability,
+): Promise<void> {
+  const fd = openSync(path, 'wx', 0o644);
+  try {
+    writeAll(fd, data);
+    await syncDescriptor(fd, durability);
+  } catch (error) {
+    closeSync(fd);
+    try {
+      unlinkSync(path);
+    } catch {
+      // already gone
+    }
+    throw error;
+  }
+  closeSync(fd);
+}
+
+function writeAll(fd: number, data: Buffer | string): void {
+  const buffer = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
+  let written = 0;
+  while (written < buffer.length) written += writeSync(fd, buffer, written, buffer.length - written);
+}
 
 /** Writes `data` to a fresh temp file beside `finalPath` (never overwriting), fsyncs it, returns its path. */
 export async function writeTempFile(
@@ -15,28 +57,24 @@ export async function writeTempFile(
   prefix = 'tmp_vpr_',
 ): Promise<string> {
   const tmp = join(dirname(finalPath), `${prefix}${randomBytes(6).toString('hex')}`);
-  const handle = await open(tmp, 'wx', 0o644);
-  try {
-    await handle.writeFile(data);
-    if (durability === 'fsync') await handle.sync();
-  } catch (error) {
-    await handle.close().catch(() => undefined);
-    await unlink(tmp).catch(() => undefined);
-    throw error;
-  }
-  await handle.close();
+  await writeNewFile(tmp, data, durability);
   return tmp;
+}
+
+/** fsyncs an existing file or directory by path. */
+export async function syncFile(path: string, durability: Durability): Promise<void> {
+  if (durability === 'none') return;
+  const fd = openSync(path, 'r');
+  try {
+    await fsyncAsync(fd);
+  } finally {
+    closeSync(fd);
+  }
 }
 
 /** Makes a rename or creation inside `directory` durable. */
 export async function syncDirectory(directory: string, durability: Durability): Promise<void> {
-  if (durability === 'none') return;
-  const handle = await open(directory, 'r');
-  try {
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
+  await syncFile(directory, durability);
 }
 
 /** Temp file + fsync + rename + fsync of the directory: the floor every durable write pays. */
@@ -47,9 +85,13 @@ export async function writeFileDurably(
 ): Promise<void> {
   const tmp = await writeTempFile(path, data, durability);
   try {
-    await rename(tmp, path);
+    renameSync(tmp, path);
   } catch (error) {
-    await unlink(tmp).catch(() => undefined);
+    try {
+      unlinkSync(tmp);
+    } catch {
+      // already gone
+    }
     throw error;
   }
   await syncDirectory(dirname(path), durability);

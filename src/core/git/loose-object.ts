@@ -1,6 +1,6 @@
 // Reading loose objects (`.git/objects/ab/cdef…`): inflate, check the header, return the body.
 // VPR itself writes packs; loose objects come from people using the stock git CLI.
-import { readFile } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { inflateSync } from 'node:zlib';
 import { VprError } from '../errors.js';
@@ -13,10 +13,10 @@ export function looseObjectPath(gitDir: string, id: ObjectId): string {
   return join(gitDir, 'objects', id.slice(0, 2), id.slice(2));
 }
 
-export async function readLooseObject(gitDir: string, id: ObjectId): Promise<GitObject | undefined> {
+export function readLooseObject(gitDir: string, id: ObjectId): GitObject | undefined {
   let compressed: Buffer;
   try {
-    compressed = await readFile(looseObjectPath(gitDir, id));
+    compressed = readFileSync(looseObjectPath(gitDir, id));
   } catch (error) {
     if (isErrno(error, 'ENOENT')) return undefined;
     throw error;

@@ -2,7 +2,7 @@
 // by VPR or by `git repack`), and writes each batch of new objects as one packfile + index,
 // fsynced and renamed into place, so a commit costs a handful of fsyncs however many objects
 // it carries (see docs/adr/0002-one-pack-per-commit.md).
-import { mkdir, readdir, rename, stat, unlink } from 'node:fs/promises';
+import { readdirSync, renameSync, statSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { VprError } from '../errors.js';
 import { isErrno, syncDirectory, writeTempFile, type Durability } from '../fs/durable-file.js';
@@ -10,6 +10,22 @@ import type { GitObject, HashedObject, ObjectId, ObjectType } from './git-object
 import { looseObjectPath, readLooseObject } from './loose-object.js';
 import { buildPack } from './pack-writer.js';
 import { PackFile } from './pack-reader.js';
+
+/** A pack written to temp files and fsynced, not yet visible to readers. */
+export interface StagedPack {
+  /** Renames pack and index into place (pack first, as git does) and fsyncs the directory. */
+  publish(): Promise<void>;
+  /** Removes the temp files; the repository is as before. */
+  discard(): void;
+}
+
+function unlinkQuietly(path: string): void {
+  try {
+    unlinkSync(path);
+  } catch {
+    // already gone
+  }
+}
 
 export class ObjectStore {
   readonly #gitDir: string;
@@ -32,7 +48,7 @@ export class ObjectStore {
   async #scanPacks(): Promise<void> {
     let names: string[];
     try {
-      names = await readdir(this.#packDir);
+      names = readdirSync(this.#packDir);
     } catch (error) {
       if (isErrno(error, 'ENOENT')) names = [];
       else throw error;
@@ -47,16 +63,18 @@ export class ObjectStore {
       }
     }
     for (const name of present) {
-      if (!this.#packs.has(name)) {
-        try {
-          this.#packs.set(name, await PackFile.open(join(this.#packDir, name), (id) => this.#readRaw(id)));
-        } catch (error) {
-          // A pack removed by a concurrent repack between readdir and open is simply gone.
-          if (!isErrno(error, 'ENOENT')) throw error;
-        }
-      }
+      if (!this.#packs.has(name)) await this.#openPack(name);
     }
     this.#scanned = true;
+  }
+
+  async #openPack(name: string): Promise<void> {
+    try {
+      this.#packs.set(name, await PackFile.open(join(this.#packDir, name), (id) => this.#readRaw(id)));
+    } catch (error) {
+      // A pack removed by a concurrent repack between readdir and open is simply gone.
+      if (!isErrno(error, 'ENOENT')) throw error;
+    }
   }
 
   #packHolding(id: ObjectId): PackFile | undefined {
@@ -76,7 +94,7 @@ export class ObjectStore {
           if (!isErrno(error, 'ENOENT') && !isErrno(error, 'EBADF')) throw error;
         }
       }
-      const loose = await readLooseObject(this.#gitDir, id);
+      const loose = readLooseObject(this.#gitDir, id);
       if (loose !== undefined) return loose;
       if (attempt === 0) await this.#scanPacks();
     }
@@ -86,13 +104,7 @@ export class ObjectStore {
   async has(id: ObjectId): Promise<boolean> {
     if (!this.#scanned) await this.#scanPacks();
     if (this.#packHolding(id) !== undefined) return true;
-    try {
-      await stat(looseObjectPath(this.#gitDir, id));
-      return true;
-    } catch (error) {
-      if (isErrno(error, 'ENOENT')) return false;
-      throw error;
-    }
+    return statSync(looseObjectPath(this.#gitDir, id), { throwIfNoEntry: false }) !== undefined;
   }
 
   /** Reads an object that the repository's history says must exist; absence is corruption. */
@@ -112,10 +124,10 @@ export class ObjectStore {
   }
 
   /**
-   * Writes the objects not already present as one durable pack: pack and index written to temp
-   * files and fsynced in parallel, renamed (pack first, as git does), then the directory fsynced.
+   * Writes the objects not already present as one pack and index in temp files, fsynced in
+   * parallel. Nothing is visible until `publish`; undefined when every object exists already.
    */
-  async write(objects: readonly HashedObject[]): Promise<void> {
+  async stage(objects: readonly HashedObject[]): Promise<StagedPack | undefined> {
     const missing: HashedObject[] = [];
     const seen = new Set<ObjectId>();
     for (const object of objects) {
@@ -123,26 +135,40 @@ export class ObjectStore {
       seen.add(object.id);
       if (!(await this.has(object.id))) missing.push(object);
     }
-    if (missing.length === 0) return;
+    if (missing.length === 0) return undefined;
     const { pack, index, checksum } = buildPack(missing);
-    const base = join(this.#packDir, `pack-${checksum}`);
-    await mkdir(this.#packDir, { recursive: true });
-    const [tmpPack, tmpIndex] = await Promise.all([
+    const name = `pack-${checksum}`;
+    const base = join(this.#packDir, name);
+    const written = await Promise.allSettled([
       writeTempFile(`${base}.pack`, pack, this.#durability, 'tmp_pack_'),
       writeTempFile(`${base}.idx`, index, this.#durability, 'tmp_idx_'),
     ]);
-    try {
-      await rename(tmpPack, `${base}.pack`);
-      await rename(tmpIndex, `${base}.idx`);
-    } catch (error) {
-      await Promise.all([unlink(tmpPack).catch(() => undefined), unlink(tmpIndex).catch(() => undefined)]);
-      throw error;
+    const temps = written.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
+    const failure = written.find((r) => r.status === 'rejected');
+    if (failure !== undefined) {
+      temps.forEach(unlinkQuietly);
+      throw failure.reason;
     }
-    await syncDirectory(this.#packDir, this.#durability);
-    const name = `pack-${checksum}.pack`;
-    if (!this.#packs.has(name)) {
-      this.#packs.set(name, await PackFile.open(`${base}.pack`, (id) => this.#readRaw(id)));
-    }
+    const [tmpPack, tmpIndex] = temps as [string, string];
+    return {
+      discard: () => [tmpPack, tmpIndex].forEach(unlinkQuietly),
+      publish: async () => {
+        try {
+          renameSync(tmpPack, `${base}.pack`);
+          renameSync(tmpIndex, `${base}.idx`);
+        } catch (error) {
+          [tmpPack, tmpIndex].forEach(unlinkQuietly);
+          throw error;
+        }
+        await syncDirectory(this.#packDir, this.#durability);
+        if (!this.#packs.has(`${name}.pack`)) await this.#openPack(`${name}.pack`);
+      },
+    };
+  }
+
+  /** Stages and publishes in one step. */
+  async write(objects: readonly HashedObject[]): Promise<void> {
+    await (await this.stage(objects))?.publish();
   }
 
   /** Forgets open packs (after maintenance rewrote them) and closes their handles. */

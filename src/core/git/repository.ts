@@ -4,12 +4,12 @@
 // in the process by a queue and across processes by the write lock; the ref CAS is the last
 // line of defence. No git process is spawned per request; only maintenance runs `git repack`.
 import { execFile } from 'node:child_process';
-import { mkdir, open, readdir, unlink } from 'node:fs/promises';
+import { mkdirSync, readdirSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { createTwoFilesPatch } from 'diff';
 import { VprError } from '../errors.js';
-import { syncDirectory, type Durability } from '../fs/durable-file.js';
+import { syncDirectory, syncFile, writeNewFile, type Durability } from '../fs/durable-file.js';
 import {
   decodeCommit,
   encodeCommit,
@@ -17,18 +17,13 @@ import {
   type CommitHeader,
   type GitSignature,
 } from './commit-object.js';
-import { hashObject, type ObjectId } from './git-object.js';
-import { ObjectStore } from './object-store.js';
-import { MAIN_REF, readRef, updateRef } from './refs.js';
+import { hashObject, type HashedObject, type ObjectId } from './git-object.js';
+import { ObjectStore, type StagedPack } from './object-store.js';
+import { MAIN_REF, lockRef, readRef, type RefLock } from './refs.js';
 import type { RepoPath } from './repo-path.js';
 import { applyChanges, findEntry, listTreeFiles, type FileChange } from './tree-edit.js';
 import { isTreeEntry } from './tree-object.js';
-import {
-  assertWorktreePathsSafe,
-  removeStaleIndexLock,
-  removeWorktreeTempFiles,
-  syncWorktree,
-} from './worktree.js';
+import { Worktree, assertWorktreePathsSafe, removeWorktreeTempFiles } from './worktree.js';
 import { DEFAULT_WRITE_LOCK_OPTIONS, acquireWriteLock, type WriteLockOptions } from './write-lock.js';
 
 const run = promisify(execFile);
@@ -130,6 +125,9 @@ export class GitRepository {
   readonly gitDir: string;
   readonly #options: RepositoryOptions;
   readonly #objects: ObjectStore;
+  readonly #worktree: Worktree;
+  /** A background repack in flight, awaited by `close`. */
+  #maintenance: Promise<void> | undefined;
   #queue: Promise<unknown> = Promise.resolve();
   /** Set when a commit landed but its working-tree update failed; the next write repairs first. */
   #worktreeStale = false;
@@ -139,6 +137,7 @@ export class GitRepository {
     this.gitDir = join(dir, '.git');
     this.#options = options;
     this.#objects = new ObjectStore(this.gitDir, options.durability);
+    this.#worktree = new Worktree(dir, this.gitDir, this.#objects);
   }
 
   /**
@@ -150,30 +149,27 @@ export class GitRepository {
     options: RepositoryOptions = DEFAULT_REPOSITORY_OPTIONS,
   ): Promise<GitRepository> {
     const gitDir = join(dir, '.git');
-    await mkdir(dir);
-    await Promise.all(
-      ['objects/pack', 'objects/info', 'refs/heads', 'refs/tags'].map((p) =>
-        mkdir(join(gitDir, p), { recursive: true }),
-      ),
-    );
-    const writeNew = async (name: string, text: string) => {
-      const handle = await open(join(gitDir, name), 'wx', 0o644);
-      try {
-        await handle.writeFile(text);
-        if (options.durability === 'fsync') await handle.sync();
-      } finally {
-        await handle.close();
-      }
-    };
-    await Promise.all([writeNew('HEAD', 'ref: refs/heads/main\n'), writeNew('config', GIT_CONFIG)]);
+    mkdirSync(dir);
+    for (const sub of ['', 'objects', 'objects/pack', 'refs', 'refs/heads']) mkdirSync(join(gitDir, sub));
+    // Not fsynced here: syncLayout makes these durable with the directories, in one round.
+    await Promise.all([
+      writeNewFile(join(gitDir, 'HEAD'), 'ref: refs/heads/main\n', 'none'),
+      writeNewFile(join(gitDir, 'config'), GIT_CONFIG, 'none'),
+    ]);
     return new GitRepository(dir, options);
   }
 
-  /** fsyncs every directory `layOut` created, so the new repository survives a power cut. */
+  /**
+   * fsyncs, in one parallel round, the files and directories `layOut` created, so the new
+   * repository survives a power cut. Call before the repository becomes visible (renamed into place).
+   */
   async syncLayout(): Promise<void> {
-    const dirs = ['objects/pack', 'objects/info', 'objects', 'refs/heads', 'refs/tags', 'refs', ''];
-    await Promise.all(dirs.map((d) => syncDirectory(join(this.gitDir, d), this.#options.durability)));
-    await syncDirectory(this.dir, this.#options.durability);
+    const durability = this.#options.durability;
+    const dirs = ['objects/pack', 'objects', 'refs/heads', 'refs', ''].map((d) => join(this.gitDir, d));
+    await Promise.all([
+      ...[...dirs, this.dir].map((d) => syncDirectory(d, durability)),
+      ...['HEAD', 'config'].map((f) => syncFile(join(this.gitDir, f), durability)),
+    ]);
   }
 
   /** Runs `task` after every earlier write of this repository in this process has finished. */
@@ -190,7 +186,7 @@ export class GitRepository {
         if (lock.brokeStaleLock || this.#worktreeStale) await this.#recoverLocked();
         return await task();
       } finally {
-        await lock.release();
+        lock.release();
       }
     });
   }
@@ -212,7 +208,7 @@ export class GitRepository {
           },
         );
       }
-      await assertWorktreePathsSafe(
+      assertWorktreePathsSafe(
         this.dir,
         request.changes.map((c) => c.path),
       );
@@ -231,20 +227,55 @@ export class GitRepository {
           message: request.message,
         }),
       });
-      await this.#objects.write([...objects, commit]);
-      await updateRef(this.gitDir, commit.id, head, this.#options.durability);
+      await this.#land([...objects, commit], commit.id, head);
       let worktreeSynced = true;
       try {
-        await syncWorktree(this.dir, this.gitDir, this.#objects, await listTreeFiles(this.#objects, root));
+        if (this.#worktree.holds(head)) await this.#worktree.apply(commit.id, request.changes);
+        else await this.#worktree.sync(commit.id, await listTreeFiles(this.#objects, root));
       } catch {
         // The commit is durable and acknowledged; only the derived working tree lags behind.
         this.#worktreeStale = true;
         worktreeSynced = false;
       }
       const limit = this.#options.maintenancePackLimit;
-      if (limit > 0 && this.#objects.packCount > limit) await this.#repackLocked();
+      if (limit > 0 && this.#objects.packCount > limit) this.#scheduleMaintenance();
       return { id: commit.id, parent: head, worktreeSynced };
     });
+  }
+
+  /**
+   * Makes a commit durable and moves the branch to it: the pack, its index and the ref lock are
+   * written and fsynced in parallel; then the pack is published; then the ref is swapped in with
+   * its compare-and-swap. Any failure removes what was written and leaves the ref untouched.
+   */
+  async #land(objects: readonly HashedObject[], id: ObjectId, parent: ObjectId | undefined): Promise<void> {
+    const durability = this.#options.durability;
+    const [staged, locked] = await Promise.allSettled([
+      this.#objects.stage(objects),
+      lockRef(this.gitDir, id, durability),
+    ]);
+    const pack: StagedPack | undefined = staged.status === 'fulfilled' ? staged.value : undefined;
+    const ref: RefLock | undefined = locked.status === 'fulfilled' ? locked.value : undefined;
+    try {
+      if (staged.status === 'rejected') throw staged.reason;
+      if (locked.status === 'rejected') throw locked.reason;
+      await pack?.publish();
+      await ref!.commit(parent);
+    } catch (error) {
+      pack?.discard();
+      ref?.abort();
+      throw error;
+    }
+  }
+
+  #scheduleMaintenance(): void {
+    this.#maintenance ??= this.#withWriteLock(() =>
+      this.#repackLocked(['repack', '-d', '-q', '--geometric=2']),
+    )
+      .catch(() => undefined)
+      .finally(() => {
+        this.#maintenance = undefined;
+      });
   }
 
   async readCommit(id: ObjectId): Promise<CommitRecord> {
@@ -326,18 +357,24 @@ export class GitRepository {
   }
 
   async #recoverLocked(): Promise<void> {
-    await unlink(join(this.gitDir, `${MAIN_REF}.lock`)).catch(() => undefined);
-    await removeStaleIndexLock(this.gitDir);
-    await removeWorktreeTempFiles(this.dir);
+    const unlinkQuietly = (path: string) => {
+      try {
+        unlinkSync(path);
+      } catch {
+        // already gone
+      }
+    };
+    unlinkQuietly(join(this.gitDir, `${MAIN_REF}.lock`));
+    this.#worktree.removeStaleLock();
+    removeWorktreeTempFiles(this.dir);
     const packDir = join(this.gitDir, 'objects', 'pack');
-    for (const name of await readdir(packDir).catch(() => [] as string[])) {
-      if (name.startsWith('tmp_')) await unlink(join(packDir, name)).catch(() => undefined);
-    }
+    for (const name of readdirSync(packDir)) if (name.startsWith('tmp_')) unlinkQuietly(join(packDir, name));
     await this.#objects.close();
+    this.#worktree.forget();
     const head = await this.head();
-    const files =
-      head === undefined ? [] : await listTreeFiles(this.#objects, (await this.readCommit(head)).tree);
-    await syncWorktree(this.dir, this.gitDir, this.#objects, files);
+    if (head !== undefined) {
+      await this.#worktree.sync(head, await listTreeFiles(this.#objects, (await this.readCommit(head)).tree));
+    }
     this.#worktreeStale = false;
   }
 
@@ -350,9 +387,9 @@ export class GitRepository {
     await this.#withWriteLock(() => this.#recoverLocked());
   }
 
-  async #repackLocked(): Promise<void> {
+  async #repackLocked(repack: readonly string[] = ['repack', '-a', '-d', '-q']): Promise<void> {
     await this.#objects.close();
-    await runGit(this.dir, ['repack', '-a', '-d', '-q']);
+    await runGit(this.dir, repack);
     await runGit(this.dir, ['pack-refs', '--all', '--prune']);
   }
 
@@ -361,8 +398,9 @@ export class GitRepository {
     await this.#withWriteLock(() => this.#repackLocked());
   }
 
-  /** Releases open pack files; the repository can still be used afterwards. */
+  /** Waits for background maintenance and releases open pack files; the repository can still be used. */
   async close(): Promise<void> {
+    await this.#maintenance;
     await this.#objects.close();
   }
 }

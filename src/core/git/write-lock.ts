@@ -5,7 +5,7 @@
 // that is older than `staleAfterMs`, is broken under a short-lived breaker lock so that two
 // breakers can never remove a live lock. Waiting is bounded.
 import { hostname } from 'node:os';
-import { open, readFile, stat, unlink } from 'node:fs/promises';
+import { closeSync, openSync, readFileSync, statSync, unlinkSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { VprError } from '../errors.js';
@@ -23,7 +23,7 @@ export const DEFAULT_WRITE_LOCK_OPTIONS: WriteLockOptions = { timeoutMs: 10_000,
 export interface WriteLock {
   /** True when this acquisition broke an abandoned lock: the previous write may be unfinished. */
   readonly brokeStaleLock: boolean;
-  release(): Promise<void>;
+  release(): void;
 }
 
 const LOCK_FILE = 'vpr-write.lock';
@@ -36,18 +36,27 @@ interface LockOwner {
   readonly acquiredAt: number;
 }
 
-async function tryCreate(path: string, content: string): Promise<boolean> {
+function tryCreate(path: string, content: string): boolean {
+  let fd: number;
   try {
-    const handle = await open(path, 'wx', 0o644);
-    try {
-      await handle.writeFile(content);
-    } finally {
-      await handle.close();
-    }
-    return true;
+    fd = openSync(path, 'wx', 0o644);
   } catch (error) {
     if (isErrno(error, 'EEXIST')) return false;
     throw error;
+  }
+  try {
+    writeSync(fd, content);
+  } finally {
+    closeSync(fd);
+  }
+  return true;
+}
+
+function unlinkQuietly(path: string): void {
+  try {
+    unlinkSync(path);
+  } catch {
+    // already gone
   }
 }
 
@@ -60,9 +69,9 @@ function isProcessAlive(pid: number): boolean {
   }
 }
 
-async function readOwner(path: string): Promise<{ raw: string; owner: LockOwner | undefined } | undefined> {
+function readOwner(path: string): { raw: string; owner: LockOwner | undefined } | undefined {
   try {
-    const raw = await readFile(path, 'utf8');
+    const raw = readFileSync(path, 'utf8');
     try {
       return { raw, owner: JSON.parse(raw) as LockOwner };
     } catch {
@@ -74,12 +83,12 @@ async function readOwner(path: string): Promise<{ raw: string; owner: LockOwner 
   }
 }
 
-async function isStale(path: string, owner: LockOwner | undefined, staleAfterMs: number): Promise<boolean> {
+function isStale(path: string, owner: LockOwner | undefined, staleAfterMs: number): boolean {
   if (owner !== undefined && owner.host === HOST && owner.pid !== process.pid && !isProcessAlive(owner.pid)) {
     return true;
   }
   try {
-    const { mtimeMs } = await stat(path);
+    const { mtimeMs } = statSync(path);
     return Date.now() - mtimeMs > staleAfterMs;
   } catch (error) {
     if (isErrno(error, 'ENOENT')) return false;
@@ -88,25 +97,23 @@ async function isStale(path: string, owner: LockOwner | undefined, staleAfterMs:
 }
 
 /** Removes an abandoned lock, re-checking under the breaker lock that it is still the same one. */
-async function breakIfStale(gitDir: string, staleAfterMs: number): Promise<boolean> {
+function breakIfStale(gitDir: string, staleAfterMs: number): boolean {
   const lockPath = join(gitDir, LOCK_FILE);
-  const seen = await readOwner(lockPath);
-  if (seen === undefined || !(await isStale(lockPath, seen.owner, staleAfterMs))) return false;
+  const seen = readOwner(lockPath);
+  if (seen === undefined || !isStale(lockPath, seen.owner, staleAfterMs)) return false;
   const breakerPath = `${lockPath}.break`;
-  if (!(await tryCreate(breakerPath, String(process.pid)))) {
-    const breaker = await stat(breakerPath).catch(() => undefined);
-    if (breaker !== undefined && Date.now() - breaker.mtimeMs > BREAKER_STALE_MS) {
-      await unlink(breakerPath).catch(() => undefined);
-    }
+  if (!tryCreate(breakerPath, String(process.pid))) {
+    const breaker = statSync(breakerPath, { throwIfNoEntry: false });
+    if (breaker !== undefined && Date.now() - breaker.mtimeMs > BREAKER_STALE_MS) unlinkQuietly(breakerPath);
     return false;
   }
   try {
-    const again = await readOwner(lockPath);
+    const again = readOwner(lockPath);
     if (again === undefined || again.raw !== seen.raw) return false;
-    await unlink(lockPath);
+    unlinkSync(lockPath);
     return true;
   } finally {
-    await unlink(breakerPath).catch(() => undefined);
+    unlinkQuietly(breakerPath);
   }
 }
 
@@ -124,18 +131,18 @@ export async function acquireWriteLock(
   let brokeStaleLock = false;
   let delayMs = 1;
   for (;;) {
-    if (await tryCreate(lockPath, content)) {
+    if (tryCreate(lockPath, content)) {
       let released = false;
       return {
         brokeStaleLock,
-        release: async () => {
+        release: () => {
           if (released) return;
           released = true;
-          await unlink(lockPath);
+          unlinkSync(lockPath);
         },
       };
     }
-    if (await breakIfStale(gitDir, options.staleAfterMs)) {
+    if (breakIfStale(gitDir, options.staleAfterMs)) {
       brokeStaleLock = true;
       continue;
     }

@@ -2,11 +2,12 @@
 // patient records all-or-nothing, commits validated changes with the controlled vocabulary,
 // reads files and history, and runs recovery and maintenance. Repository objects are cached
 // (bounded) so each one's in-process write queue is shared by every caller.
-import { mkdir, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
+import { mkdirSync, renameSync, statSync } from 'node:fs';
+import { mkdir, readdir, readFile, rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { VprError, invalidInput } from '../errors.js';
-import { isErrno, syncDirectory, writeFileDurably } from '../fs/durable-file.js';
+import { isErrno, syncDirectory, writeNewFile } from '../fs/durable-file.js';
 import { parseAuthor, parseSingleLine, type Author } from '../commit/author.js';
 import { formatCommitMessage, type Action, type Trailer } from '../commit/commit-message.js';
 import { newRecordId, parseRecordId, type RecordId } from '../ids/record-id.js';
@@ -162,10 +163,10 @@ export class RecordStore {
   /** An existing repository; NOT_FOUND when the id names none. */
   async repository(kind: RepositoryKind, id: string): Promise<GitRepository> {
     const dir = repositoryDir(this.dataDir, parseKind(kind), parseRecordId(id));
-    try {
-      const info = await stat(join(dir, '.git', 'HEAD'));
-      if (!info.isFile()) throw new Error('not a file');
-    } catch {
+    if (
+      !this.#repositories.has(dir) &&
+      !statSync(join(dir, '.git', 'HEAD'), { throwIfNoEntry: false })?.isFile()
+    ) {
       throw new VprError('NOT_FOUND', `no ${kind} record with this id`, { details: { kind, id } });
     }
     return this.#repositoryAt(dir);
@@ -206,32 +207,32 @@ export class RecordStore {
     const targets = REPOSITORY_KINDS.map((kind) => repositoryDir(this.dataDir, kind, ids[kind]));
     const moved: string[] = [];
     try {
-      await mkdir(staging, { recursive: true });
-      const commits = await Promise.all(
-        REPOSITORY_KINDS.map(async (kind): Promise<[RepositoryKind, CommitResult]> => {
-          const repository = await GitRepository.layOut(join(staging, kind), this.#repositoryOptions);
-          const changes: FileChange[] = Object.entries({ '.gitignore': GITIGNORE, ...plan[kind].files }).map(
-            ([path, text]) => ({ path: parseRepoPath(path), content: Buffer.from(text, 'utf8') }),
-          );
-          const result = await repository.commit({
-            parent: 'unborn',
-            changes,
-            identity: identityOf(author),
-            message: plan[kind].message,
-            time: now.getTime(),
-          });
-          await repository.syncLayout();
-          await repository.close();
-          return [kind, result];
-        }),
-      );
-      await writeFileDurably(join(staging, 'intent.json'), JSON.stringify({ targets }), durability);
+      mkdirSync(staging);
+      const build = async (kind: RepositoryKind): Promise<[RepositoryKind, CommitResult]> => {
+        const repository = await GitRepository.layOut(join(staging, kind), this.#repositoryOptions);
+        const changes: FileChange[] = Object.entries({ '.gitignore': GITIGNORE, ...plan[kind].files }).map(
+          ([path, text]) => ({ path: parseRepoPath(path), content: Buffer.from(text, 'utf8') }),
+        );
+        const result = await repository.commit({
+          parent: 'unborn',
+          changes,
+          identity: identityOf(author),
+          message: plan[kind].message,
+          time: now.getTime(),
+        });
+        await repository.syncLayout();
+        await repository.close();
+        return [kind, result];
+      };
+      const [commits] = await Promise.all([
+        Promise.all(REPOSITORY_KINDS.map(build)),
+        writeNewFile(join(staging, 'intent.json'), JSON.stringify({ targets }), durability),
+        ...targets.map((target) => this.#ensureDirectory(dirname(target))),
+      ]);
       await syncDirectory(staging, durability);
       for (const [i, kind] of REPOSITORY_KINDS.entries()) {
-        const target = targets[i]!;
-        await this.#ensureDirectory(dirname(target));
-        await rename(join(staging, kind), target);
-        moved.push(target);
+        renameSync(join(staging, kind), targets[i]!);
+        moved.push(targets[i]!);
       }
       await Promise.all(targets.map((target) => syncDirectory(dirname(target), durability)));
       await rm(staging, { recursive: true, force: true });
@@ -255,14 +256,16 @@ export class RecordStore {
   /** mkdir -p that makes each directory it creates durable in its parent. */
   async #ensureDirectory(dir: string): Promise<void> {
     try {
-      await mkdir(dir);
+      mkdirSync(dir);
     } catch (error) {
       if (isErrno(error, 'EEXIST')) return;
       if (!isErrno(error, 'ENOENT')) throw error;
       await this.#ensureDirectory(dirname(dir));
-      await mkdir(dir).catch((again: unknown) => {
+      try {
+        mkdirSync(dir);
+      } catch (again) {
         if (!isErrno(again, 'EEXIST')) throw again;
-      });
+      }
     }
     await syncDirectory(dirname(dir), this.#repositoryOptions.durability);
   }
