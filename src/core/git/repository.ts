@@ -33,6 +33,8 @@ export interface RepositoryOptions {
   readonly writeLock: WriteLockOptions;
   /** Repack once a repository holds more packs than this; 0 turns automatic maintenance off. */
   readonly maintenancePackLimit: number;
+  /** This process's lock owner file (see write-lock.ts); without it each lock is a new file. */
+  readonly lockOwnerFile?: string;
 }
 
 export const DEFAULT_REPOSITORY_OPTIONS: RepositoryOptions = {
@@ -181,7 +183,7 @@ export class GitRepository {
 
   async #withWriteLock<T>(task: () => Promise<T>): Promise<T> {
     return this.#serialise(async () => {
-      const lock = await acquireWriteLock(this.gitDir, this.#options.writeLock);
+      const lock = await acquireWriteLock(this.gitDir, this.#options.writeLock, this.#options.lockOwnerFile);
       try {
         if (lock.brokeStaleLock || this.#worktreeStale) await this.#recoverLocked();
         return await task();

@@ -6,6 +6,7 @@ import { mkdirSync, renameSync, statSync } from 'node:fs';
 import { mkdir, readdir, readFile, rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
 import { VprError, invalidInput } from '../errors.js';
 import { isErrno, syncDirectory, writeNewFile } from '../fs/durable-file.js';
 import { parseAuthor, parseSingleLine, type Author } from '../commit/author.js';
@@ -22,6 +23,7 @@ import {
   type RepositoryOptions,
 } from '../git/repository.js';
 import type { FileChange } from '../git/tree-edit.js';
+import { isOwnerDead, writeLockOwnerFile } from '../git/write-lock.js';
 import { COORDINATION_STATUS_FILE, renderInitialCoordinationStatus } from './coordination-status.js';
 import { EHR_STATUS_FILE, renderEhrStatus } from './ehr-status.js';
 import { PATIENT_FILE, parseDemographics, renderPatient } from './patient-resource.js';
@@ -111,8 +113,9 @@ function identityOf(author: Author) {
 export class RecordStore {
   readonly dataDir: string;
   readonly #namespace: string;
-  readonly #repositoryOptions: RepositoryOptions;
+  #repositoryOptions: RepositoryOptions;
   readonly #repositories = new Map<string, GitRepository>();
+  #ownerFile: string | undefined;
 
   constructor(options: RecordStoreOptions) {
     this.dataDir = options.dataDir;
@@ -126,6 +129,15 @@ export class RecordStore {
    */
   async open(): Promise<void> {
     await mkdir(stagingRoot(this.dataDir), { recursive: true });
+    const locks = join(this.dataDir, '.locks');
+    await mkdir(locks, { recursive: true });
+    for (const name of await readdir(locks)) {
+      if (isOwnerDead(join(locks, name))) await rm(join(locks, name), { force: true });
+    }
+    const ownerFile = join(locks, `owner-${hostname()}-${process.pid}.json`);
+    writeLockOwnerFile(ownerFile);
+    this.#ownerFile = ownerFile;
+    this.#repositoryOptions = { ...this.#repositoryOptions, lockOwnerFile: ownerFile };
     for (const name of await readdir(stagingRoot(this.dataDir))) {
       await this.#abandonStaging(join(stagingRoot(this.dataDir), name));
     }
@@ -337,5 +349,7 @@ export class RecordStore {
     const repositories = [...this.#repositories.values()];
     this.#repositories.clear();
     await Promise.all(repositories.map((repository) => repository.close()));
+    if (this.#ownerFile !== undefined) await rm(this.#ownerFile, { force: true });
+    this.#ownerFile = undefined;
   }
 }
