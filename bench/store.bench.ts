@@ -360,7 +360,7 @@ function report(header: string, gitVersion: string): void {
     '- Append: one commit changing two files (one in a subdirectory) of an existing clinical ' +
       'repository; git CLI is `git add` + `git commit`; the floor replaces one file durably.',
     '- Each writer has its own patient. VPR repacks a repository once it holds more than 50 ' +
-      'packs (`git repack -a -d` under the write lock); that cost is in its append figures.',
+      'packs (`git repack -d --geometric=2`, in the background under the write lock); that cost is in its append figures.',
     `- Strategies compared with each other ran in ${ROUNDS} interleaved rounds; "Rounds ops/s" is ` +
       'the slowest and fastest round, a guide to how much the disk drifted during the run.',
     `- libuv thread pool: UV_THREADPOOL_SIZE=${process.env.UV_THREADPOOL_SIZE ?? '4 (default)'}; ` +
