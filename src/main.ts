@@ -1,11 +1,11 @@
 // Composition root. For now the main job is a demonstration: it opens the record store in the
 // data directory (VPR_DATA_DIR, default ./patient_data), creates one full synthetic patient
 // record, appends a change, and prints what it made. Later issues turn this into the server.
-import { resolve } from 'node:path';
+import { dataDirFromEnv } from './config/data-dir.js';
 import { RecordStore } from './core/record/record-store.js';
 import { repositoryDir } from './core/record/record-layout.js';
 
-const dataDir = resolve(process.env.VPR_DATA_DIR ?? './patient_data');
+const dataDir = dataDirFromEnv();
 const store = new RecordStore({ dataDir });
 await store.open();
 

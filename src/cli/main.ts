@@ -1,0 +1,167 @@
+#!/usr/bin/env node
+// The `vpr` command line, as far as the core record store goes (issue 2): create a full record,
+// read a file, list history, diff two versions, recover and repack a repository. It works on the
+// local data directory (VPR_DATA_DIR). Issue 9 grows it into the full tool. No logic lives here:
+// each command parses its arguments, calls the record store and prints the result.
+import { readFile } from 'node:fs/promises';
+import { parseArgs } from 'node:util';
+import { VprError, isVprError, type ErrorCode } from '../core/errors.js';
+import { parseCommitMessage } from '../core/commit/commit-message.js';
+import { REPOSITORY_KINDS, type RepositoryKind } from '../core/record/record-layout.js';
+import { RecordStore } from '../core/record/record-store.js';
+import { dataDirFromEnv } from '../config/data-dir.js';
+
+const USAGE = `usage: vpr <command> [options]   (data directory: VPR_DATA_DIR, default ./patient_data)
+
+  record create --input <file.json>        create demographics, clinical and coordination repositories;
+                                           the JSON holds { demographics, author, careLocation }
+  show <kind> <id> <path> [--version <sha>] print a file at HEAD or at a version
+  history <kind> <id> [--path <p>] [--limit <n>] [--after <sha>]
+  diff <kind> <id> <path> <from-sha> <to-sha>
+  recover <kind> <id>                      remove abandoned locks and rebuild the working tree from HEAD
+  maintain <kind> <id>                     repack objects and refs under the write lock
+
+  <kind> is one of: ${REPOSITORY_KINDS.join(', ')}. Add --json for machine-readable output.`;
+
+/** Exit codes, one per error family (documented in README). */
+const EXIT: Partial<Record<ErrorCode, number>> & { usage: number; other: number } = {
+  usage: 2,
+  INVALID_INPUT: 3,
+  INVALID_ID: 3,
+  UNSAFE_PATH: 3,
+  NOT_FOUND: 4,
+  VERSION_CONFLICT: 5,
+  ALREADY_EXISTS: 5,
+  REPOSITORY_BUSY: 6,
+  other: 1,
+};
+
+function usage(message: string): never {
+  throw new VprError('INVALID_INPUT', `${message}\n\n${USAGE}`, { details: { usage: true } });
+}
+
+function kindOf(value: string | undefined): RepositoryKind {
+  if (!REPOSITORY_KINDS.includes(value as RepositoryKind))
+    usage(`<kind> must be one of ${REPOSITORY_KINDS.join(', ')}`);
+  return value as RepositoryKind;
+}
+
+async function run(argv: readonly string[]): Promise<void> {
+  const { values, positionals } = parseArgs({
+    args: [...argv],
+    allowPositionals: true,
+    options: {
+      input: { type: 'string' },
+      version: { type: 'string' },
+      path: { type: 'string' },
+      limit: { type: 'string' },
+      after: { type: 'string' },
+      json: { type: 'boolean', default: false },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+  });
+  const [command, ...rest] = positionals;
+  if (values.help || command === undefined) {
+    console.log(USAGE);
+    return;
+  }
+  const store = new RecordStore({ dataDir: dataDirFromEnv() });
+  await store.open();
+  const print = (human: string, json: unknown) =>
+    console.log(values.json ? JSON.stringify(json, null, 2) : human);
+  try {
+    switch (command) {
+      case 'record': {
+        if (rest[0] !== 'create' || values.input === undefined)
+          usage('record create needs --input <file.json>');
+        let input: unknown;
+        try {
+          input = JSON.parse(await readFile(values.input, 'utf8'));
+        } catch {
+          usage('--input must name a readable JSON file');
+        }
+        const record = await store.createFullRecord(input as never);
+        print(
+          [
+            `demographics ${record.demographicsId}`,
+            `clinical     ${record.clinicalId}`,
+            `coordination ${record.coordinationId}`,
+          ].join('\n'),
+          record,
+        );
+        return;
+      }
+      case 'show': {
+        const [kind, id, path] = rest;
+        if (path === undefined) usage('show needs <kind> <id> <path>');
+        const content = await store.readFile(kindOf(kind), id!, path, values.version);
+        if (values.json) print('', { path, content: content.toString('utf8') });
+        else process.stdout.write(content);
+        return;
+      }
+      case 'history': {
+        const [kind, id] = rest;
+        if (id === undefined) usage('history needs <kind> <id>');
+        const limit = values.limit === undefined ? undefined : Number(values.limit);
+        if (limit !== undefined && !Number.isInteger(limit)) usage('--limit must be a whole number');
+        const page = await store.history(kindOf(kind), id, {
+          ...(values.path === undefined ? {} : { path: values.path }),
+          ...(values.after === undefined ? {} : { after: values.after }),
+          ...(limit === undefined ? {} : { limit }),
+        });
+        const rows = page.commits.map((c) => ({
+          commit: c.id,
+          time: new Date(c.committer.timestamp).toISOString(),
+          author: c.author.name,
+          subject: c.message.split('\n')[0] ?? '',
+          trailers: parseCommitMessage(c.message)?.trailers ?? [],
+        }));
+        print(
+          rows.map((r) => `${r.commit.slice(0, 12)}  ${r.time}  ${r.author}  ${r.subject}`).join('\n') +
+            (page.next === undefined ? '' : `\n(more: --after ${page.next})`),
+          { commits: rows, next: page.next ?? null },
+        );
+        return;
+      }
+      case 'diff': {
+        const [kind, id, path, from, to] = rest;
+        if (to === undefined) usage('diff needs <kind> <id> <path> <from-sha> <to-sha>');
+        const diff = await store.diffFile(kindOf(kind), id!, path!, from!, to);
+        print(diff, { diff });
+        return;
+      }
+      case 'recover':
+      case 'maintain': {
+        const [kind, id] = rest;
+        if (id === undefined) usage(`${command} needs <kind> <id>`);
+        if (command === 'recover') await store.recover(kindOf(kind), id);
+        else await store.maintain(kindOf(kind), id);
+        print(`${command}: done`, { ok: true });
+        return;
+      }
+      default:
+        usage(`unknown command ${command}`);
+    }
+  } finally {
+    await store.close();
+  }
+}
+
+try {
+  await run(process.argv.slice(2));
+} catch (error) {
+  if (isVprError(error)) {
+    console.error(`vpr: ${error.code}: ${error.message}`);
+    process.exitCode = error.details?.usage === true ? EXIT.usage : (EXIT[error.code] ?? EXIT.other);
+  } else if (
+    error instanceof TypeError &&
+    'code' in error &&
+    String(error.code).startsWith('ERR_PARSE_ARGS')
+  ) {
+    console.error(`vpr: ${error.message}\n\n${USAGE}`);
+    process.exitCode = EXIT.usage;
+  } else {
+    console.error(`vpr: INTERNAL: ${error instanceof Error ? error.message : String(error)}`);
+    process.exitCode = EXIT.other;
+  }
+}

@@ -1,0 +1,60 @@
+// The built `vpr` CLI run as a subprocess on a local data directory.
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { careLocation, clinician, demographics } from './support/fixtures.js';
+import { assertCleanAndSound } from './support/git-check.js';
+import { tempDir } from './support/temp-dir.js';
+import { repositoryDir } from '../src/core/record/record-layout.js';
+import { parseRecordId } from '../src/core/ids/record-id.js';
+
+const CLI = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
+
+function vpr(dataDir: string, args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(CLI, args, { env: { ...process.env, VPR_DATA_DIR: dataDir } }, (error, stdout, stderr) => {
+      resolve({ code: error === null ? 0 : Number(error.code), stdout, stderr });
+    });
+  });
+}
+
+test('vpr creates a record, shows its files and history, and reports errors with codes', async (t) => {
+  const dataDir = await tempDir(t);
+  const input = join(dataDir, 'input.json');
+  await writeFile(input, JSON.stringify({ demographics, author: clinician, careLocation }));
+  const created = await vpr(dataDir, ['record', 'create', '--input', input, '--json']);
+  assert.equal(created.code, 0, created.stderr);
+  const record = JSON.parse(created.stdout) as { clinicalId: string; demographicsId: string };
+  await assertCleanAndSound(repositoryDir(dataDir, 'clinical', parseRecordId(record.clinicalId)));
+
+  const shown = await vpr(dataDir, ['show', 'demographics', record.demographicsId, 'patient.yaml']);
+  assert.equal(shown.code, 0);
+  assert.match(shown.stdout, /resourceType: Patient/);
+
+  const history = await vpr(dataDir, ['history', 'clinical', record.clinicalId, '--json']);
+  const commits = (
+    JSON.parse(history.stdout) as { commits: { subject: string; trailers: { key: string }[] }[] }
+  ).commits;
+  assert.equal(commits.length, 1);
+  assert.equal(commits[0]!.subject, 'clinical:create: Created clinical record');
+  assert.ok(commits[0]!.trailers.some((tr) => tr.key === 'Care-Location'));
+
+  assert.equal((await vpr(dataDir, ['recover', 'clinical', record.clinicalId])).code, 0);
+  assert.equal((await vpr(dataDir, ['maintain', 'clinical', record.clinicalId])).code, 0);
+  await assertCleanAndSound(repositoryDir(dataDir, 'clinical', parseRecordId(record.clinicalId)));
+
+  const missing = await vpr(dataDir, ['show', 'clinical', 'ab'.repeat(16), 'x.md']);
+  assert.equal(missing.code, 4);
+  assert.match(missing.stderr, /^vpr: NOT_FOUND: /);
+  const badId = await vpr(dataDir, ['history', 'clinical', record.clinicalId.toUpperCase()]);
+  assert.equal(badId.code, 3);
+  assert.match(badId.stderr, /INVALID_ID/);
+  const unknown = await vpr(dataDir, ['frobnicate']);
+  assert.equal(unknown.code, 2);
+  assert.match(unknown.stderr, /usage: vpr/);
+  const badInput = await vpr(dataDir, ['record', 'create', '--input', join(dataDir, 'absent.json')]);
+  assert.equal(badInput.code, 2);
+});
