@@ -33,11 +33,7 @@ export async function writeNewFile(
     await syncDescriptor(fd, durability);
   } catch (error) {
     closeSync(fd);
-    try {
-      unlinkSync(path);
-    } catch {
-      // already gone
-    }
+    unlinkQuietly(path);
     throw error;
   }
   closeSync(fd);
@@ -87,14 +83,19 @@ export async function writeFileDurably(
   try {
     renameSync(tmp, path);
   } catch (error) {
-    try {
-      unlinkSync(tmp);
-    } catch {
-      // already gone
-    }
+    unlinkQuietly(tmp);
     throw error;
   }
   await syncDirectory(dirname(path), durability);
+}
+
+/** Removes a file if it is there; used for temp and lock files whose absence is the goal. */
+export function unlinkQuietly(path: string): void {
+  try {
+    unlinkSync(path);
+  } catch {
+    // already gone
+  }
 }
 
 export function isErrno(error: unknown, code: string): boolean {

@@ -2,10 +2,10 @@
 // by VPR or by `git repack`), and writes each batch of new objects as one packfile + index,
 // fsynced and renamed into place, so a commit costs a handful of fsyncs however many objects
 // it carries (see docs/adr/0002-one-pack-per-commit.md).
-import { readdirSync, renameSync, statSync, unlinkSync } from 'node:fs';
+import { readdirSync, renameSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { VprError } from '../errors.js';
-import { isErrno, syncDirectory, writeTempFile, type Durability } from '../fs/durable-file.js';
+import { isErrno, syncDirectory, unlinkQuietly, writeTempFile, type Durability } from '../fs/durable-file.js';
 import type { GitObject, HashedObject, ObjectId, ObjectType } from './git-object.js';
 import { looseObjectPath, readLooseObject } from './loose-object.js';
 import { buildPack } from './pack-writer.js';
@@ -17,14 +17,6 @@ export interface StagedPack {
   publish(): Promise<void>;
   /** Removes the temp files; the repository is as before. */
   discard(): void;
-}
-
-function unlinkQuietly(path: string): void {
-  try {
-    unlinkSync(path);
-  } catch {
-    // already gone
-  }
 }
 
 export class ObjectStore {

@@ -3,10 +3,10 @@
 // The lock can be taken and its content fsynced while the commit's objects are still being
 // written (`lockRef`), and only then swapped in (`RefLock.commit`), so a commit pays one fsync
 // round fewer.
-import { readFileSync, renameSync, unlinkSync } from 'node:fs';
+import { readFileSync, renameSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { VprError } from '../errors.js';
-import { isErrno, syncDirectory, writeNewFile, type Durability } from '../fs/durable-file.js';
+import { isErrno, syncDirectory, unlinkQuietly, writeNewFile, type Durability } from '../fs/durable-file.js';
 import { isObjectId, type ObjectId } from './git-object.js';
 
 export const MAIN_REF = 'refs/heads/main';
@@ -70,11 +70,7 @@ export async function lockRef(
   const abort = () => {
     if (done) return;
     done = true;
-    try {
-      unlinkSync(lockPath);
-    } catch {
-      // already gone
-    }
+    unlinkQuietly(lockPath);
   };
   return {
     abort,

@@ -4,12 +4,12 @@
 // in the process by a queue and across processes by the write lock; the ref CAS is the last
 // line of defence. No git process is spawned per request; only maintenance runs `git repack`.
 import { execFile } from 'node:child_process';
-import { mkdirSync, readdirSync, unlinkSync } from 'node:fs';
+import { mkdirSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { createTwoFilesPatch } from 'diff';
 import { VprError } from '../errors.js';
-import { syncDirectory, syncFile, writeNewFile, type Durability } from '../fs/durable-file.js';
+import { syncDirectory, syncFile, unlinkQuietly, writeNewFile, type Durability } from '../fs/durable-file.js';
 import {
   decodeCommit,
   encodeCommit,
@@ -359,13 +359,6 @@ export class GitRepository {
   }
 
   async #recoverLocked(): Promise<void> {
-    const unlinkQuietly = (path: string) => {
-      try {
-        unlinkSync(path);
-      } catch {
-        // already gone
-      }
-    };
     unlinkQuietly(join(this.gitDir, `${MAIN_REF}.lock`));
     this.#worktree.removeStaleLock();
     removeWorktreeTempFiles(this.dir);

@@ -26,7 +26,7 @@ import {
 import { dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { VprError } from '../errors.js';
-import { isErrno } from '../fs/durable-file.js';
+import { isErrno, unlinkQuietly } from '../fs/durable-file.js';
 import { hashObject, type ObjectId } from './git-object.js';
 import { decodeIndex, encodeIndex, indexStatFrom, type IndexEntry } from './index-file.js';
 import type { ObjectStore } from './object-store.js';
@@ -43,14 +43,6 @@ function lstatOrUndefined(path: string): BigIntStats | undefined {
 
 function unsafe(message: string): VprError {
   return new VprError('UNSAFE_PATH', message);
-}
-
-function unlinkQuietly(path: string): void {
-  try {
-    unlinkSync(path);
-  } catch {
-    // already gone
-  }
 }
 
 /**

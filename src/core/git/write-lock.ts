@@ -18,7 +18,7 @@ import {
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { VprError } from '../errors.js';
-import { isErrno } from '../fs/durable-file.js';
+import { isErrno, unlinkQuietly } from '../fs/durable-file.js';
 
 export interface WriteLockOptions {
   /** How long to wait for another writer before REPOSITORY_BUSY. */
@@ -96,14 +96,6 @@ export function isOwnerDead(path: string): boolean {
     seen.owner.pid !== process.pid &&
     !isProcessAlive(seen.owner.pid)
   );
-}
-
-function unlinkQuietly(path: string): void {
-  try {
-    unlinkSync(path);
-  } catch {
-    // already gone
-  }
 }
 
 function isProcessAlive(pid: number): boolean {
