@@ -21,7 +21,14 @@ import { hashObject, type HashedObject, type ObjectId } from './git-object.js';
 import { ObjectStore, type StagedPack } from './object-store.js';
 import { MAIN_REF, lockRef, readRef, type RefLock } from './refs.js';
 import type { RepoPath } from './repo-path.js';
-import { applyChanges, findEntry, listTreeFiles, type FileChange } from './tree-edit.js';
+import {
+  applyChanges,
+  diffTrees,
+  findEntry,
+  listTreeFiles,
+  type FileChange,
+  type PathChange,
+} from './tree-edit.js';
 import { isTreeEntry } from './tree-object.js';
 import { Worktree, assertWorktreePathsSafe, removeWorktreeTempFiles } from './worktree.js';
 import { DEFAULT_WRITE_LOCK_OPTIONS, acquireWriteLock, type WriteLockOptions } from './write-lock.js';
@@ -304,6 +311,25 @@ export class GitRepository {
       throw new VprError('UNSAFE_PATH', 'the path names a symlink or submodule', { details: { path } });
     }
     return (await this.#objects.read(entry.id, 'blob')).body;
+  }
+
+  /** The files commit `id` changed relative to its first parent (all its files for a root commit). */
+  async changedFiles(id: ObjectId): Promise<PathChange[]> {
+    const commit = await this.readCommit(id);
+    const parent = commit.parents[0];
+    const parentTree = parent === undefined ? undefined : (await this.readCommit(parent)).tree;
+    return diffTrees(this.#objects, parentTree, commit.tree);
+  }
+
+  /** Every file of commit `at` (default: HEAD) with its content id. */
+  async listFileIds(at?: ObjectId): Promise<{ path: RepoPath; id: ObjectId }[]> {
+    const commit = await this.readCommit(await this.#resolve(at));
+    return (await listTreeFiles(this.#objects, commit.tree)).map(({ path, id }) => ({ path, id }));
+  }
+
+  /** Reads a blob by id (for projections that already know the id from a tree listing). */
+  async readBlob(id: ObjectId): Promise<Buffer> {
+    return (await this.#objects.read(id, 'blob')).body;
   }
 
   /** Every file path at commit `at` (default: HEAD). */

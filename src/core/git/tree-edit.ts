@@ -139,3 +139,51 @@ export async function listTreeFiles(store: ObjectStore, root: ObjectId): Promise
   await walk(root, '');
   return files;
 }
+
+/** How a file differs between two trees. */
+export interface PathChange {
+  readonly path: RepoPath;
+  readonly status: 'added' | 'modified' | 'removed';
+  /** The file's content id on the newer side (absent when removed). */
+  readonly id?: ObjectId;
+}
+
+/**
+ * The files that differ between trees `before` and `after` (either may be absent), descending
+ * only into subtrees whose ids differ, so the cost follows the size of the change.
+ */
+export async function diffTrees(
+  store: ObjectStore,
+  before: ObjectId | undefined,
+  after: ObjectId | undefined,
+): Promise<PathChange[]> {
+  const changes: PathChange[] = [];
+  const walk = async (a: ObjectId | undefined, b: ObjectId | undefined, prefix: string): Promise<void> => {
+    if (a === b) return;
+    const left = new Map((await readTree(store, a)).map((e) => [e.name, e]));
+    const right = new Map((await readTree(store, b)).map((e) => [e.name, e]));
+    for (const name of new Set([...left.keys(), ...right.keys()])) {
+      const l = left.get(name);
+      const r = right.get(name);
+      if (l?.id === r?.id && l?.mode === r?.mode) continue;
+      const path = `${prefix}${name}`;
+      const lTree = l !== undefined && isTreeEntry(l) ? l.id : undefined;
+      const rTree = r !== undefined && isTreeEntry(r) ? r.id : undefined;
+      if (lTree !== undefined || rTree !== undefined) await walk(lTree, rTree, `${path}/`);
+      const lFile = l !== undefined && !isTreeEntry(l) ? l : undefined;
+      const rFile = r !== undefined && !isTreeEntry(r) ? r : undefined;
+      if (lFile === undefined && rFile !== undefined)
+        changes.push({ path: parseRepoPath(path), status: 'added', id: rFile.id });
+      else if (lFile !== undefined && rFile === undefined)
+        changes.push({ path: parseRepoPath(path), status: 'removed' });
+      else if (lFile !== undefined && rFile !== undefined) {
+        changes.push({ path: parseRepoPath(path), status: 'modified', id: rFile.id });
+      }
+      if (changes.length > MAX_TREE_FILES) {
+        throw new VprError('CORRUPT_REPOSITORY', `a change touches more than ${MAX_TREE_FILES} files`);
+      }
+    }
+  };
+  await walk(before, after, '');
+  return changes;
+}

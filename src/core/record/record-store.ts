@@ -34,8 +34,23 @@ export const MAX_CHANGES_PER_COMMIT = 1_000;
 export const MAX_FILE_BYTES = 16 * 1024 * 1024;
 const REPOSITORY_CACHE_SIZE = 256;
 
+/** A commit that landed, as told to listeners such as the projection. */
+export interface CommitEvent {
+  readonly kind: RepositoryKind;
+  readonly id: RecordId;
+  readonly commit: ObjectId;
+  readonly parent: ObjectId | undefined;
+}
+
+/**
+ * Told of every commit after it is durable, before the write answers. A listener must not
+ * throw: the commit stands whatever it does (the projection records its own lag and catches up).
+ */
+export type CommitListener = (events: readonly CommitEvent[]) => Promise<void>;
+
 export interface RecordStoreOptions {
   readonly dataDir: string;
+  readonly onCommit?: CommitListener;
   /** Deployment namespace used in `ehr://<namespace>/mpi`. */
   readonly namespace?: string;
   readonly repository?: Partial<RepositoryOptions>;
@@ -115,12 +130,45 @@ export class RecordStore {
   readonly #namespace: string;
   #repositoryOptions: RepositoryOptions;
   readonly #repositories = new Map<string, GitRepository>();
+  readonly #onCommit: CommitListener | undefined;
   #ownerFile: string | undefined;
 
   constructor(options: RecordStoreOptions) {
     this.dataDir = options.dataDir;
     this.#namespace = parseSingleLine(options.namespace ?? 'vpr', 'namespace', 64);
     this.#repositoryOptions = { ...DEFAULT_REPOSITORY_OPTIONS, ...options.repository };
+    this.#onCommit = options.onCommit;
+  }
+
+  async #notify(events: readonly CommitEvent[]): Promise<void> {
+    if (this.#onCommit === undefined) return;
+    try {
+      await this.#onCommit(events);
+    } catch {
+      // The commit is durable; a listener's failure is its own to record and repair.
+    }
+  }
+
+  /** Every id of one kind of repository on disk, in shard order (streamed, not collected). */
+  async *listRecordIds(kind: RepositoryKind): AsyncGenerator<RecordId> {
+    const root = join(this.dataDir, parseKind(kind));
+    const list = async (dir: string) => {
+      try {
+        return (await readdir(dir)).sort();
+      } catch (error) {
+        if (isErrno(error, 'ENOENT') || isErrno(error, 'ENOTDIR')) return [];
+        throw error;
+      }
+    };
+    for (const s1 of await list(root)) {
+      if (!/^[0-9a-f]{2}$/.test(s1)) continue;
+      for (const s2 of await list(join(root, s1))) {
+        if (!/^[0-9a-f]{2}$/.test(s2)) continue;
+        for (const name of await list(join(root, s1, s2))) {
+          if (/^[0-9a-f]{32}$/.test(name) && name.startsWith(`${s1}${s2}`)) yield name as RecordId;
+        }
+      }
+    }
   }
 
   /**
@@ -249,6 +297,9 @@ export class RecordStore {
       await Promise.all(targets.map((target) => syncDirectory(dirname(target), durability)));
       await rm(staging, { recursive: true, force: true });
       const byKind = Object.fromEntries(commits.map(([kind, result]) => [kind, result.id]));
+      await this.#notify(
+        commits.map(([kind, result]) => ({ kind, id: ids[kind], commit: result.id, parent: undefined })),
+      );
       return {
         demographicsId: ids.demographics,
         clinicalId: ids.clinical,
@@ -299,8 +350,9 @@ export class RecordStore {
       trailers: input.trailers ?? [],
     });
     const repository = await this.repository(kind, id);
+    let result: CommitResult;
     try {
-      return await repository.commit({
+      result = await repository.commit({
         parent,
         changes,
         identity: identityOf(author),
@@ -311,6 +363,8 @@ export class RecordStore {
       if (error instanceof VprError) throw error;
       throw new VprError('STORAGE_FAILURE', 'the change could not be stored', { cause: error });
     }
+    await this.#notify([{ kind, id, commit: result.id, parent: result.parent }]);
+    return result;
   }
 
   async readFile(kind: RepositoryKind, id: string, path: string, version?: string): Promise<Buffer> {

@@ -1,0 +1,101 @@
+// The one ordered list of schema migrations, for PGlite and PostgreSQL alike. Each runs once,
+// in a transaction, recorded in schema_migrations; concurrent migrators wait on an advisory lock.
+import type { SqlClient } from './sql-client.js';
+
+interface Migration {
+  readonly version: number;
+  readonly name: string;
+  readonly sql: readonly string[];
+}
+
+export const MIGRATIONS: readonly Migration[] = [
+  {
+    version: 1,
+    name: 'repositories, patients, record links and documents',
+    sql: [
+      `CREATE TABLE repositories (
+        kind text NOT NULL,
+        id text NOT NULL,
+        head_commit text NOT NULL,
+        projected_at timestamptz NOT NULL DEFAULT now(),
+        PRIMARY KEY (kind, id)
+      )`,
+      `CREATE TABLE patients (
+        patient_id text PRIMARY KEY,
+        family_name text NOT NULL,
+        given_names text NOT NULL,
+        family_name_key text NOT NULL,
+        given_name_key text NOT NULL,
+        birth_date date,
+        email text,
+        phone text,
+        deleted boolean NOT NULL DEFAULT false,
+        version text NOT NULL,
+        created_at timestamptz NOT NULL,
+        updated_at timestamptz NOT NULL,
+        commit_sha text NOT NULL
+      )`,
+      `CREATE INDEX patients_by_family ON patients (deleted, family_name_key, patient_id)`,
+      `CREATE INDEX patients_by_given ON patients (deleted, given_name_key, patient_id)`,
+      `CREATE INDEX patients_by_birth_date ON patients (deleted, birth_date, patient_id)`,
+      `CREATE INDEX patients_by_list ON patients (deleted, patient_id)`,
+      `CREATE UNIQUE INDEX patients_email ON patients (email) WHERE email IS NOT NULL AND NOT deleted`,
+      `CREATE UNIQUE INDEX patients_phone ON patients (phone) WHERE phone IS NOT NULL AND NOT deleted`,
+      `CREATE TABLE clinical_links (
+        clinical_id text PRIMARY KEY,
+        patient_id text NOT NULL,
+        commit_sha text NOT NULL
+      )`,
+      `CREATE INDEX clinical_links_by_patient ON clinical_links (patient_id)`,
+      `CREATE TABLE coordination_links (
+        coordination_id text PRIMARY KEY,
+        clinical_id text NOT NULL,
+        commit_sha text NOT NULL
+      )`,
+      `CREATE INDEX coordination_links_by_clinical ON coordination_links (clinical_id)`,
+      `CREATE TABLE documents (
+        kind text NOT NULL,
+        repo_id text NOT NULL,
+        path text NOT NULL,
+        doc_kind text NOT NULL,
+        title text NOT NULL,
+        snippet text NOT NULL,
+        author_name text NOT NULL,
+        created_at timestamptz NOT NULL,
+        updated_at timestamptz NOT NULL,
+        signed boolean NOT NULL DEFAULT false,
+        draft boolean NOT NULL DEFAULT false,
+        sha256 text NOT NULL,
+        commit_sha text NOT NULL,
+        PRIMARY KEY (kind, repo_id, path)
+      )`,
+      `CREATE INDEX documents_by_kind ON documents (doc_kind, updated_at DESC, kind, repo_id, path)`,
+    ],
+  },
+];
+
+/** Applies every migration not yet applied, in order; safe to run from several processes at once. */
+export async function migrate(client: SqlClient): Promise<number[]> {
+  return client.transaction(async (tx) => {
+    await tx.query('SELECT pg_advisory_xact_lock(7152026)');
+    await tx.query(`CREATE TABLE IF NOT EXISTS schema_migrations (
+      version integer PRIMARY KEY,
+      name text NOT NULL,
+      applied_at timestamptz NOT NULL DEFAULT now()
+    )`);
+    const done = new Set(
+      (await tx.query<{ version: number }>('SELECT version FROM schema_migrations')).map((r) => r.version),
+    );
+    const applied: number[] = [];
+    for (const migration of MIGRATIONS) {
+      if (done.has(migration.version)) continue;
+      for (const statement of migration.sql) await tx.query(statement);
+      await tx.query('INSERT INTO schema_migrations (version, name) VALUES ($1, $2)', [
+        migration.version,
+        migration.name,
+      ]);
+      applied.push(migration.version);
+    }
+    return applied;
+  });
+}

@@ -1,0 +1,25 @@
+// The embedded default: PGlite (PostgreSQL compiled to WebAssembly) with its data under the data
+// directory, so a fresh machine needs no database server.
+import { PGlite, types, type Transaction } from '@electric-sql/pglite';
+import type { Row, SqlClient } from './sql-client.js';
+
+function wrap(target: PGlite | Transaction, root: PGlite): SqlClient {
+  return {
+    query: async <R extends Row>(sql: string, params: readonly unknown[] = []) =>
+      (await target.query<R>(sql, [...params])).rows,
+    transaction: async (fn) =>
+      target === root ? root.transaction((tx) => fn(wrap(tx, root))) : fn(wrap(target, root)),
+    close: async () => {
+      if (target === root) await root.close();
+    },
+  };
+}
+
+/** Opens (creating if needed) a PGlite database in `dir`; `undefined` keeps it in memory. */
+export async function openPglite(dir: string | undefined): Promise<SqlClient> {
+  // Calendar dates stay 'YYYY-MM-DD' strings, as with the pg client.
+  const options = { parsers: { [types.DATE]: (value: string) => value } };
+  const db = dir === undefined ? new PGlite(options) : new PGlite(dir, options);
+  await db.waitReady;
+  return wrap(db, db);
+}
