@@ -13,6 +13,7 @@ export const ERROR_CODES = {
   REPOSITORY_BUSY: 'Another writer held the record for longer than the bounded wait.',
   CORRUPT_REPOSITORY: 'Stored data failed an integrity check.',
   STORAGE_FAILURE: 'The storage layer failed; nothing was acknowledged.',
+  PROJECTION_UNAVAILABLE: 'The query database cannot answer now; writes to Git are unaffected.',
   INTERNAL: 'An unexpected failure inside VPR.',
 } as const;
 

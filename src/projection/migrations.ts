@@ -21,11 +21,11 @@ export const MIGRATIONS: readonly Migration[] = [
         PRIMARY KEY (kind, id)
       )`,
       `CREATE TABLE patients (
-        patient_id text PRIMARY KEY,
+        patient_id text COLLATE "C" PRIMARY KEY,
         family_name text NOT NULL,
         given_names text NOT NULL,
-        family_name_key text NOT NULL,
-        given_name_key text NOT NULL,
+        family_name_key text COLLATE "C" NOT NULL,
+        given_name_key text COLLATE "C" NOT NULL,
         birth_date date,
         email text,
         phone text,

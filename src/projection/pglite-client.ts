@@ -1,5 +1,6 @@
 // The embedded default: PGlite (PostgreSQL compiled to WebAssembly) with its data under the data
 // directory, so a fresh machine needs no database server.
+import { mkdir } from 'node:fs/promises';
 import { PGlite, types, type Transaction } from '@electric-sql/pglite';
 import type { Row, SqlClient } from './sql-client.js';
 
@@ -17,6 +18,7 @@ function wrap(target: PGlite | Transaction, root: PGlite): SqlClient {
 
 /** Opens (creating if needed) a PGlite database in `dir`; `undefined` keeps it in memory. */
 export async function openPglite(dir: string | undefined): Promise<SqlClient> {
+  if (dir !== undefined) await mkdir(dir, { recursive: true });
   // Calendar dates stay 'YYYY-MM-DD' strings, as with the pg client.
   const options = { parsers: { [types.DATE]: (value: string) => value } };
   const db = dir === undefined ? new PGlite(options) : new PGlite(dir, options);

@@ -130,7 +130,7 @@ export class RecordStore {
   readonly #namespace: string;
   #repositoryOptions: RepositoryOptions;
   readonly #repositories = new Map<string, GitRepository>();
-  readonly #onCommit: CommitListener | undefined;
+  #onCommit: CommitListener | undefined;
   #ownerFile: string | undefined;
 
   constructor(options: RecordStoreOptions) {
@@ -138,6 +138,11 @@ export class RecordStore {
     this.#namespace = parseSingleLine(options.namespace ?? 'vpr', 'namespace', 64);
     this.#repositoryOptions = { ...DEFAULT_REPOSITORY_OPTIONS, ...options.repository };
     this.#onCommit = options.onCommit;
+  }
+
+  /** Sets the one listener told of every commit (the projection), replacing any earlier one. */
+  setCommitListener(listener: CommitListener | undefined): void {
+    this.#onCommit = listener;
   }
 
   async #notify(events: readonly CommitEvent[]): Promise<void> {

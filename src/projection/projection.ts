@@ -1,0 +1,109 @@
+// The read model as the rest of VPR sees it: opens the backend (PGlite under the data directory
+// by default, PostgreSQL when a URL is given), runs the migrations, projects every commit the
+// record store reports, catches up at start-up, and answers patient queries. A projection that
+// is down never fails a write: the failure is counted, and catch-up repairs it from Git.
+import { join } from 'node:path';
+import type { RecordId } from '../core/ids/record-id.js';
+import type { RepositoryKind } from '../core/record/record-layout.js';
+import type { CommitEvent, RecordStore } from '../core/record/record-store.js';
+import { migrate } from './migrations.js';
+import { getPatient, guardProjection, listPatients, type PatientFilter } from './patient-queries.js';
+import { openPostgres } from './pg-client.js';
+import { openPglite } from './pglite-client.js';
+import { Projector } from './projector.js';
+import { reindex } from './reindex.js';
+import type { SqlClient } from './sql-client.js';
+
+export interface ProjectionOptions {
+  readonly dataDir: string;
+  /** PostgreSQL connection string; without it PGlite keeps the projection under the data directory. */
+  readonly databaseUrl?: string;
+  /** PostgreSQL schema (tests and side-by-side deployments use their own). */
+  readonly schema?: string;
+  readonly applicationName?: string;
+}
+
+export interface ProjectionStatus {
+  readonly backend: 'pglite' | 'postgres';
+  /** Commits whose projection failed since the last successful catch-up. */
+  readonly missedCommits: number;
+}
+
+export class Projection {
+  readonly client: SqlClient;
+  readonly backend: 'pglite' | 'postgres';
+  readonly #projector: Projector;
+  readonly #store: RecordStore;
+  #missed = 0;
+
+  private constructor(client: SqlClient, backend: 'pglite' | 'postgres', store: RecordStore) {
+    this.client = client;
+    this.backend = backend;
+    this.#store = store;
+    this.#projector = new Projector(client, store);
+  }
+
+  /** Opens the backend, migrates it and registers as the store's commit listener. */
+  static async open(options: ProjectionOptions, store: RecordStore): Promise<Projection> {
+    const client =
+      options.databaseUrl === undefined
+        ? await openPglite(join(options.dataDir, '.projection', 'pglite'))
+        : await openPostgres({
+            connectionString: options.databaseUrl,
+            ...(options.schema === undefined ? {} : { schema: options.schema }),
+            ...(options.applicationName === undefined ? {} : { applicationName: options.applicationName }),
+          });
+    try {
+      await migrate(client);
+    } catch (error) {
+      await client.close();
+      throw error;
+    }
+    const projection = new Projection(
+      client,
+      options.databaseUrl === undefined ? 'pglite' : 'postgres',
+      store,
+    );
+    store.setCommitListener((events) => projection.#onCommit(events));
+    return projection;
+  }
+
+  async #onCommit(events: readonly CommitEvent[]): Promise<void> {
+    const results = await Promise.allSettled(events.map((e) => this.#projector.project(e.kind, e.id)));
+    this.#missed += results.filter((r) => r.status === 'rejected').length;
+  }
+
+  /** Projects every repository whose HEAD differs from what the projection holds. */
+  async catchUp(onProgress?: (checked: number, projected: number) => void) {
+    const result = await guardProjection(() => this.#projector.catchUp(onProgress));
+    this.#missed = 0;
+    return result;
+  }
+
+  async reindex(onProgress?: (repositories: number) => void) {
+    const result = await guardProjection(() => reindex(this.client, this.#store, onProgress));
+    this.#missed = 0;
+    return result;
+  }
+
+  async project(kind: RepositoryKind, id: RecordId) {
+    return guardProjection(() => this.#projector.project(kind, id));
+  }
+
+  listPatients(filter: PatientFilter = {}) {
+    return listPatients(this.client, filter);
+  }
+
+  getPatient(patientId: string) {
+    return getPatient(this.client, patientId);
+  }
+
+  status(): ProjectionStatus {
+    return { backend: this.backend, missedCommits: this.#missed };
+  }
+
+  async close(): Promise<void> {
+    this.#store.setCommitListener(undefined);
+    await this.client.close();
+  }
+}
