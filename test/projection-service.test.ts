@@ -188,3 +188,41 @@ for (const backend of backends) {
     assert.deepEqual(await snapshot(active.client), afterCatchUp);
   });
 }
+
+for (const backend of backends) {
+  test(`[${backend.name}] a reindex while writes go on ends equal to a fresh reindex`, async (t) => {
+    const { store, projection } = await openService(t, backend.name);
+    const demographics = { givenNames: ['Busy'], familyName: 'Writer', birthDate: '1970-01-01' };
+    const records = [];
+    for (let i = 0; i < 6; i++)
+      records.push(await store.createFullRecord({ demographics, author: clinician, careLocation }));
+    let writes = 0;
+    const writing = (async () => {
+      for (let n = 0; n < 12; n++) {
+        await store.commitChange({
+          kind: 'clinical',
+          id: records[n % records.length]!.clinicalId,
+          changes: [{ path: `during/${n}.md`, content: `# During ${n}\n` }],
+          author: clinician,
+          action: 'create',
+          summary: `During ${n}`,
+          careLocation,
+        });
+        writes++;
+      }
+    })();
+    const result = await projection.reindex();
+    await writing;
+    assert.equal(writes, 12);
+    assert.ok(result.repositories >= 18);
+    assert.equal(result.patients, 6);
+    await projection.catchUp();
+    const live = await snapshot(projection.client);
+    assert.equal(
+      live.documents!.filter((d) => (d as { path: string }).path.startsWith('during/')).length,
+      12,
+    );
+    await projection.reindex();
+    assert.deepEqual(await snapshot(projection.client), live);
+  });
+}
