@@ -9,7 +9,24 @@ import { VprError, isVprError, type ErrorCode } from '../core/errors.js';
 import { parseCommitMessage } from '../core/commit/commit-message.js';
 import { REPOSITORY_KINDS, type RepositoryKind } from '../core/record/record-layout.js';
 import { RecordStore } from '../core/record/record-store.js';
-import { dataDirFromEnv } from '../config/data-dir.js';
+import { loadConfig } from '../config/config.js';
+import { Projection } from '../projection/projection.js';
+import { countRepositories } from '../projection/reindex.js';
+import cliProgress from 'cli-progress';
+
+/** A progress bar on a terminal, nothing when output goes to a file or --json was asked for. */
+function progressBar(total: number, json: boolean): cliProgress.SingleBar | undefined {
+  if (json || !process.stderr.isTTY) return undefined;
+  const bar = new cliProgress.SingleBar(
+    {
+      stream: process.stderr,
+      format: '{bar} {value}/{total} repositories | {percentage}% | ETA {eta_formatted}',
+    },
+    cliProgress.Presets.shades_classic,
+  );
+  bar.start(total, 0);
+  return bar;
+}
 
 const USAGE = `usage: vpr <command> [options]   (data directory: VPR_DATA_DIR, default ./patient_data)
 
@@ -20,6 +37,9 @@ const USAGE = `usage: vpr <command> [options]   (data directory: VPR_DATA_DIR, d
   diff <kind> <id> <path> <from-sha> <to-sha>
   recover <kind> <id>                      remove abandoned locks and rebuild the working tree from HEAD
   maintain <kind> <id>                     repack objects and refs under the write lock
+  reindex                                  rebuild the projection from Git (into new tables, then swap)
+  catch-up                                 project every repository whose HEAD the projection lacks
+                                           (projection: DATABASE_URL, default PGlite in the data directory)
 
   <kind> is one of: ${REPOSITORY_KINDS.join(', ')}. Add --json for machine-readable output.`;
 
@@ -65,7 +85,8 @@ async function run(argv: readonly string[]): Promise<void> {
     console.log(USAGE);
     return;
   }
-  const store = new RecordStore({ dataDir: dataDirFromEnv() });
+  const config = loadConfig();
+  const store = new RecordStore({ dataDir: config.dataDir });
   await store.open();
   const print = (human: string, json: unknown) =>
     console.log(values.json ? JSON.stringify(json, null, 2) : human);
@@ -137,6 +158,42 @@ async function run(argv: readonly string[]): Promise<void> {
         if (command === 'recover') await store.recover(kindOf(kind), id);
         else await store.maintain(kindOf(kind), id);
         print(`${command}: done`, { ok: true });
+        return;
+      }
+      case 'reindex':
+      case 'catch-up': {
+        const projection = await Projection.open(
+          {
+            dataDir: config.dataDir,
+            ...(config.databaseUrl === undefined ? {} : { databaseUrl: config.databaseUrl }),
+          },
+          store,
+        );
+        try {
+          const total = await countRepositories(store);
+          const bar = progressBar(total, values.json);
+          const started = performance.now();
+          if (command === 'reindex') {
+            const result = await projection.reindex((done) => bar?.update(done));
+            bar?.stop();
+            const rate = result.patients / Math.max(result.seconds, 1e-9);
+            print(
+              `reindexed ${result.repositories} repositories (${result.patients} patients) in ${result.seconds.toFixed(1)} s: ` +
+                `${rate.toFixed(0)} patients/s, ${(result.repositories / Math.max(result.seconds, 1e-9)).toFixed(0)} repositories/s`,
+              result,
+            );
+          } else {
+            const result = await projection.catchUp((checked) => bar?.update(checked));
+            bar?.stop();
+            const seconds = (performance.now() - started) / 1000;
+            print(
+              `checked ${result.checked} repositories in ${seconds.toFixed(1)} s; ${result.projected} re-projected`,
+              { ...result, seconds },
+            );
+          }
+        } finally {
+          await projection.close();
+        }
         return;
       }
       default:

@@ -37,7 +37,10 @@ export interface ReindexResult {
 /** How many repositories a reindex will visit (for a progress bar's total). */
 export async function countRepositories(store: RecordStore): Promise<number> {
   let count = 0;
-  for (const kind of REPOSITORY_KINDS) for await (const _ of store.listRecordIds(kind)) count++;
+  for (const kind of REPOSITORY_KINDS) {
+    const ids = store.listRecordIds(kind);
+    while (!(await ids.next()).done) count++;
+  }
   return count;
 }
 
