@@ -1,12 +1,14 @@
 // Composition root. For now the main job is a demonstration: it opens the record store in the
 // data directory (VPR_DATA_DIR, default ./patient_data) and the projection (embedded PGlite under
-// the data directory, or PostgreSQL at DATABASE_URL), catches the projection up with Git,
+// the data directory, or PostgreSQL at DATABASE_URL) with its cache (in process, or Redis at
+// REDIS_URL), catches the projection up with Git,
 // creates one full synthetic patient record, appends a change, and prints what it made and what
 // the projection answers. Later issues turn this into the server.
 import { ConfigError, loadConfig } from './config/config.js';
 import { RecordStore } from './core/record/record-store.js';
 import { repositoryDir } from './core/record/record-layout.js';
 import { Projection } from './projection/projection.js';
+import { MemoryReadCache, RedisReadCache } from './cache/read-cache.js';
 
 let config;
 try {
@@ -19,9 +21,12 @@ try {
 
 const store = new RecordStore({ dataDir: config.dataDir });
 await store.open();
+const cache =
+  config.redisUrl === undefined ? new MemoryReadCache() : await RedisReadCache.connect(config.redisUrl);
 const projection = await Projection.open(
   {
     dataDir: config.dataDir,
+    cache,
     ...(config.databaseUrl === undefined ? {} : { databaseUrl: config.databaseUrl }),
   },
   store,
@@ -71,4 +76,5 @@ console.log(
   `The projection lists ${listed.patients.length}${listed.nextCursor === null ? '' : '+'} demo patient(s); this one is at version ${projected?.version} with clinical ${projected?.clinicalId} and coordination ${projected?.coordinationId}.`,
 );
 await projection.close();
+await cache.close();
 await store.close();

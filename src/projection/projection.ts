@@ -7,7 +7,14 @@ import type { RecordId } from '../core/ids/record-id.js';
 import type { RepositoryKind } from '../core/record/record-layout.js';
 import type { CommitEvent, RecordStore } from '../core/record/record-store.js';
 import { migrate } from './migrations.js';
-import { getPatient, guardProjection, listPatients, type PatientFilter } from './patient-queries.js';
+import type { ReadCache } from '../cache/read-cache.js';
+import {
+  getPatient,
+  guardProjection,
+  listPatients,
+  type PatientFilter,
+  type PatientPage,
+} from './patient-queries.js';
 import { openPostgres } from './pg-client.js';
 import { openPglite } from './pglite-client.js';
 import { Projector } from './projector.js';
@@ -21,6 +28,8 @@ export interface ProjectionOptions {
   /** PostgreSQL schema (tests and side-by-side deployments use their own). */
   readonly schema?: string;
   readonly applicationName?: string;
+  /** Caches list pages (invalidated on every projected write); none: every list queries the database. */
+  readonly cache?: ReadCache;
 }
 
 export interface ProjectionStatus {
@@ -34,13 +43,20 @@ export class Projection {
   readonly backend: 'pglite' | 'postgres';
   readonly #projector: Projector;
   readonly #store: RecordStore;
+  readonly #cache: ReadCache | undefined;
   #missed = 0;
 
-  private constructor(client: SqlClient, backend: 'pglite' | 'postgres', store: RecordStore) {
+  private constructor(
+    client: SqlClient,
+    backend: 'pglite' | 'postgres',
+    store: RecordStore,
+    cache?: ReadCache,
+  ) {
     this.client = client;
     this.backend = backend;
     this.#store = store;
     this.#projector = new Projector(client, store);
+    this.#cache = cache;
   }
 
   /** Opens the backend, migrates it and registers as the store's commit listener. */
@@ -59,11 +75,8 @@ export class Projection {
       await client.close();
       throw error;
     }
-    const projection = new Projection(
-      client,
-      options.databaseUrl === undefined ? 'pglite' : 'postgres',
-      store,
-    );
+    const backend = options.databaseUrl === undefined ? 'pglite' : 'postgres';
+    const projection = new Projection(client, backend, store, options.cache);
     store.setCommitListener((events) => projection.#onCommit(events));
     return projection;
   }
@@ -71,18 +84,21 @@ export class Projection {
   async #onCommit(events: readonly CommitEvent[]): Promise<void> {
     const results = await Promise.allSettled(events.map((e) => this.#projector.project(e.kind, e.id)));
     this.#missed += results.filter((r) => r.status === 'rejected').length;
+    await this.#cache?.invalidatePages();
   }
 
   /** Projects every repository whose HEAD differs from what the projection holds. */
   async catchUp(onProgress?: (checked: number, projected: number) => void) {
     const result = await guardProjection(() => this.#projector.catchUp(onProgress));
     this.#missed = 0;
+    if (result.projected > 0) await this.#cache?.invalidatePages();
     return result;
   }
 
   async reindex(onProgress?: (repositories: number) => void) {
     const result = await guardProjection(() => reindex(this.client, this.#store, onProgress));
     this.#missed = 0;
+    await this.#cache?.invalidatePages();
     return result;
   }
 
@@ -90,8 +106,17 @@ export class Projection {
     return guardProjection(() => this.#projector.project(kind, id));
   }
 
-  listPatients(filter: PatientFilter = {}) {
-    return listPatients(this.client, filter);
+  /** A page of patients: from the cache when the same page was asked since the last write. */
+  async listPatients(filter: PatientFilter = {}): Promise<PatientPage> {
+    const cache = this.#cache;
+    if (cache === undefined) return listPatients(this.client, filter);
+    const generation = cache.generation;
+    const key = `patients:${JSON.stringify(filter, Object.keys(filter).sort())}`;
+    const hit = await cache.getPage(generation, key);
+    if (hit !== undefined) return JSON.parse(hit) as PatientPage;
+    const page = await listPatients(this.client, filter);
+    await cache.setPage(generation, key, JSON.stringify(page));
+    return page;
   }
 
   getPatient(patientId: string) {

@@ -1,0 +1,36 @@
+// Reading a document's content through the cache: HEAD (or the asked version) is resolved to a
+// commit first, so the key `kind/id/commit/path` names immutable content and can never be stale.
+import type { RepositoryKind } from '../core/record/record-layout.js';
+import type { RecordStore } from '../core/record/record-store.js';
+import { parseRepoPath } from '../core/git/repo-path.js';
+import { parseVersion } from '../core/record/record-store.js';
+import { VprError } from '../core/errors.js';
+import type { ReadCache } from './read-cache.js';
+
+export interface DocumentContent {
+  readonly version: string;
+  readonly content: Buffer;
+}
+
+export class DocumentReader {
+  readonly #store: RecordStore;
+  readonly #cache: ReadCache;
+
+  constructor(store: RecordStore, cache: ReadCache) {
+    this.#store = store;
+    this.#cache = cache;
+  }
+
+  async read(kind: RepositoryKind, id: string, path: string, version?: string): Promise<DocumentContent> {
+    const repoPath = parseRepoPath(path);
+    const repository = await this.#store.repository(kind, id);
+    const commit = version === undefined ? await repository.head() : parseVersion(version);
+    if (commit === undefined) throw new VprError('NOT_FOUND', 'the repository has no commits');
+    const key = `${kind}/${id}/${commit}/${repoPath}`;
+    const cached = await this.#cache.getDocument(key);
+    if (cached !== undefined) return { version: commit, content: cached };
+    const content = await repository.readFile(repoPath, commit);
+    await this.#cache.setDocument(key, content);
+    return { version: commit, content };
+  }
+}

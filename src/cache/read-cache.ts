@@ -1,0 +1,188 @@
+// The read cache, one interface with two implementations:
+// - documents: immutable content keyed by repository + commit + path (never stale, so never
+//   invalidated; bounded by size or by a long expiry);
+// - list pages: short-lived, keyed by a generation number that every write moves on, so a write
+//   makes every cached page unreachable at once.
+// In-process (no REDIS_URL): an LRU bounded in bytes. With Redis: both live in Redis and the
+// generation is announced on a pub/sub channel, so every node stops serving old pages at once.
+import { LRUCache } from 'lru-cache';
+import { Redis } from 'ioredis';
+
+export interface ReadCache {
+  getDocument(key: string): Promise<Buffer | undefined>;
+  setDocument(key: string, content: Buffer): Promise<void>;
+  /**
+   * The current list generation. Read it *before* querying, and store the page under it: a page
+   * computed across a write is then stored under the old generation, where nobody looks.
+   */
+  readonly generation: number;
+  getPage(generation: number, key: string): Promise<string | undefined>;
+  setPage(generation: number, key: string, page: string): Promise<void>;
+  /** Makes every cached list page unreachable, on this node and (with Redis) on every other. */
+  invalidatePages(): Promise<void>;
+  stats(): { hits: number; misses: number };
+  close(): Promise<void>;
+}
+
+export const PAGE_TTL_MS = 5_000;
+const DOCUMENT_TTL_S = 24 * 60 * 60;
+const DEFAULT_MAX_BYTES = 64 * 1024 * 1024;
+
+/** The single-node cache: an LRU bounded in bytes. */
+export class MemoryReadCache implements ReadCache {
+  readonly #lru: LRUCache<string, Buffer | string>;
+  #generation = 0;
+  #hits = 0;
+  #misses = 0;
+
+  constructor(maxBytes = DEFAULT_MAX_BYTES) {
+    this.#lru = new LRUCache<string, Buffer | string>({
+      maxSize: maxBytes,
+      sizeCalculation: (value, key) =>
+        key.length + (typeof value === 'string' ? value.length * 2 : value.length) + 64,
+    });
+  }
+
+  #count<T>(value: T | undefined): T | undefined {
+    if (value === undefined) this.#misses++;
+    else this.#hits++;
+    return value;
+  }
+
+  async getDocument(key: string) {
+    return this.#count(this.#lru.get(`d:${key}`) as Buffer | undefined);
+  }
+
+  async setDocument(key: string, content: Buffer) {
+    this.#lru.set(`d:${key}`, content);
+  }
+
+  get generation() {
+    return this.#generation;
+  }
+
+  async getPage(generation: number, key: string) {
+    return this.#count(this.#lru.get(`p:${generation}:${key}`) as string | undefined);
+  }
+
+  async setPage(generation: number, key: string, page: string) {
+    this.#lru.set(`p:${generation}:${key}`, page, { ttl: PAGE_TTL_MS });
+  }
+
+  async invalidatePages() {
+    this.#generation++;
+  }
+
+  stats() {
+    return { hits: this.#hits, misses: this.#misses };
+  }
+
+  async close() {
+    this.#lru.clear();
+  }
+}
+
+/** The shared cache: Redis for the data, pub/sub for the list generation. */
+export class RedisReadCache implements ReadCache {
+  readonly #redis: Redis;
+  readonly #subscriber: Redis;
+  readonly #prefix: string;
+  #generation = 0;
+  #hits = 0;
+  #misses = 0;
+
+  private constructor(redis: Redis, subscriber: Redis, prefix: string) {
+    this.#redis = redis;
+    this.#subscriber = subscriber;
+    this.#prefix = prefix;
+  }
+
+  /** Connects, subscribes to generation announcements and reads the current generation. */
+  static async connect(url: string, prefix = 'vpr:'): Promise<RedisReadCache> {
+    const options = {
+      lazyConnect: true,
+      maxRetriesPerRequest: 1,
+      connectTimeout: 2_000,
+      enableOfflineQueue: false,
+    };
+    const redis = new Redis(url, options);
+    const subscriber = new Redis(url, options);
+    // Connection errors surface on the calls that need Redis; an idle error must not crash the process.
+    redis.on('error', () => undefined);
+    subscriber.on('error', () => undefined);
+    await Promise.all([redis.connect(), subscriber.connect()]);
+    const cache = new RedisReadCache(redis, subscriber, prefix);
+    await subscriber.subscribe(`${prefix}list-generation`);
+    subscriber.on('message', (_channel: string, message: string) => {
+      const generation = Number(message);
+      if (Number.isSafeInteger(generation) && generation > cache.#generation) cache.#generation = generation;
+    });
+    cache.#generation = Number((await redis.get(`${prefix}list-generation`)) ?? 0);
+    return cache;
+  }
+
+  #count<T>(value: T | undefined | null): T | undefined {
+    if (value === undefined || value === null) {
+      this.#misses++;
+      return undefined;
+    }
+    this.#hits++;
+    return value;
+  }
+
+  /** A cache that is down is a miss, never a failed read. */
+  async #tolerant<T>(work: () => Promise<T>, fallback: T): Promise<T> {
+    try {
+      return await work();
+    } catch {
+      return fallback;
+    }
+  }
+
+  async getDocument(key: string) {
+    return this.#count(await this.#tolerant(() => this.#redis.getBuffer(`${this.#prefix}d:${key}`), null));
+  }
+
+  async setDocument(key: string, content: Buffer) {
+    await this.#tolerant(
+      () => this.#redis.set(`${this.#prefix}d:${key}`, content, 'EX', DOCUMENT_TTL_S),
+      null,
+    );
+  }
+
+  get generation() {
+    return this.#generation;
+  }
+
+  async getPage(generation: number, key: string) {
+    const value = await this.#tolerant(() => this.#redis.get(`${this.#prefix}p:${generation}:${key}`), null);
+    return this.#count(value);
+  }
+
+  async setPage(generation: number, key: string, page: string) {
+    const redisKey = `${this.#prefix}p:${generation}:${key}`;
+    await this.#tolerant(() => this.#redis.set(redisKey, page, 'PX', PAGE_TTL_MS), null);
+  }
+
+  async invalidatePages() {
+    // Move on locally at once, then tell every node (and future readers) the new generation.
+    const next = await this.#tolerant(
+      () => this.#redis.incr(`${this.#prefix}list-generation`),
+      this.#generation + 1,
+    );
+    this.#generation = Math.max(this.#generation + 1, next);
+    await this.#tolerant(
+      () => this.#redis.publish(`${this.#prefix}list-generation`, String(this.#generation)),
+      0,
+    );
+  }
+
+  stats() {
+    return { hits: this.#hits, misses: this.#misses };
+  }
+
+  async close() {
+    this.#subscriber.disconnect();
+    this.#redis.disconnect();
+  }
+}
