@@ -55,7 +55,7 @@ export async function reindex(
     await client.query(`CREATE TABLE ${table}__next (LIKE ${table} INCLUDING ALL)`);
   }
   const shadow = new Projector(withTableSuffix(client, '__next'), store);
-  const { checked } = await shadow.catchUp((count) => onProgress?.(count));
+  const checked = await shadow.projectAll(onProgress);
   await client.transaction(async (tx) => {
     for (const table of PROJECTION_TABLES) {
       await tx.query(`ALTER TABLE ${table} RENAME TO ${table}__old`);

@@ -1,0 +1,183 @@
+// Building projection rows from Git, without touching the database: the documents of a
+// repository at a commit (with each file's first and last change from history), and the facts
+// one well-known file per kind contributes (the patient, the links between repositories).
+// The incremental projector, the full projector and the bulk reindex all build rows here, so
+// they cannot disagree on what a row holds.
+import type { ObjectId } from '../core/git/git-object.js';
+import type { CommitRecord, GitRepository } from '../core/git/repository.js';
+import type { RecordId } from '../core/ids/record-id.js';
+import type { RepositoryKind } from '../core/record/record-layout.js';
+import { summariseDocument } from './document-summary.js';
+import { coordinationClinicalId, ehrSubject, nameKey, patientFacts } from './record-facts.js';
+
+export interface DocumentRow {
+  readonly kind: RepositoryKind;
+  readonly repoId: RecordId;
+  readonly path: string;
+  readonly docKind: string;
+  readonly title: string;
+  readonly snippet: string;
+  readonly authorName: string;
+  readonly createdAt: string;
+  readonly updatedAt: string;
+  readonly sha256: string;
+  readonly commitSha: string;
+}
+
+export interface PatientRow {
+  readonly patientId: RecordId;
+  readonly familyName: string;
+  readonly givenNames: string;
+  readonly familyNameKey: string;
+  readonly givenNameKey: string;
+  readonly birthDate: string | null;
+  readonly email: string | null;
+  readonly phone: string | null;
+  readonly deleted: boolean;
+  readonly version: string;
+  readonly createdAt: string;
+  readonly updatedAt: string;
+}
+
+export interface LinkRow {
+  /** The repository the link is read from (clinical or coordination id). */
+  readonly from: RecordId;
+  /** What it points at (demographics id from clinical, clinical id from coordination). */
+  readonly to: string;
+  readonly commitSha: string;
+}
+
+/** The rows one repository contributes besides its documents; `null` means "none: remove any". */
+export interface FactRows {
+  readonly patient?: PatientRow | null;
+  readonly clinicalLink?: LinkRow | null;
+  readonly coordinationLink?: LinkRow | null;
+}
+
+export interface RepositoryRows {
+  readonly kind: RepositoryKind;
+  readonly id: RecordId;
+  readonly head: ObjectId;
+  readonly documents: readonly DocumentRow[];
+  readonly facts: FactRows;
+}
+
+/** How far back a full projection looks for each file's first and last change. */
+const MAX_HISTORY_COMMITS = 20_000;
+
+export const isoOf = (commit: CommitRecord): string => new Date(commit.committer.timestamp).toISOString();
+
+export function documentRow(
+  kind: RepositoryKind,
+  repoId: RecordId,
+  path: string,
+  content: Buffer,
+  created: CommitRecord,
+  updated: CommitRecord,
+): DocumentRow {
+  const summary = summariseDocument(path, content);
+  return {
+    kind,
+    repoId,
+    path,
+    docKind: summary.docKind,
+    title: summary.title,
+    snippet: summary.snippet,
+    authorName: updated.author.name,
+    createdAt: isoOf(created),
+    updatedAt: isoOf(updated),
+    sha256: summary.sha256,
+    commitSha: updated.id,
+  };
+}
+
+/** When each file present at HEAD was last added (created) and last changed (updated). */
+async function fileDates(repository: GitRepository, head: CommitRecord, paths: ReadonlySet<string>) {
+  const dates = new Map<string, { created?: CommitRecord; updated?: CommitRecord }>();
+  let cursor: ObjectId | undefined = head.id;
+  for (let seen = 0; cursor !== undefined && seen < MAX_HISTORY_COMMITS; seen++) {
+    const commit: CommitRecord = cursor === head.id ? head : await repository.readCommit(cursor);
+    for (const change of await repository.changedFiles(commit.id)) {
+      if (!paths.has(change.path)) continue;
+      const entry = dates.get(change.path) ?? {};
+      entry.updated ??= commit;
+      if (change.status === 'added' && entry.created === undefined) entry.created = commit;
+      dates.set(change.path, entry);
+    }
+    if ([...paths].every((p) => dates.get(p)?.created !== undefined)) break;
+    cursor = commit.parents[0];
+  }
+  return dates;
+}
+
+/** The facts a kind's well-known file contributes, given that file's content (absent: none). */
+export function factRows(
+  kind: RepositoryKind,
+  id: RecordId,
+  head: CommitRecord,
+  wellKnown: Buffer | undefined,
+  patientCreatedAt: string | undefined,
+): FactRows {
+  if (kind === 'demographics') {
+    const facts = wellKnown === undefined ? undefined : patientFacts(wellKnown);
+    if (facts === undefined) return { patient: null };
+    return {
+      patient: {
+        patientId: id,
+        familyName: facts.familyName,
+        givenNames: facts.givenNames,
+        familyNameKey: nameKey(facts.familyName),
+        givenNameKey: nameKey(facts.givenNames),
+        birthDate: facts.birthDate,
+        email: facts.email,
+        phone: facts.phone,
+        deleted: facts.deleted,
+        version: head.id,
+        createdAt: patientCreatedAt ?? isoOf(head),
+        updatedAt: isoOf(head),
+      },
+    };
+  }
+  if (kind === 'clinical') {
+    const patientId = wellKnown === undefined ? undefined : ehrSubject(wellKnown);
+    return { clinicalLink: patientId === undefined ? null : { from: id, to: patientId, commitSha: head.id } };
+  }
+  const clinicalId = wellKnown === undefined ? undefined : coordinationClinicalId(wellKnown);
+  return {
+    coordinationLink: clinicalId === undefined ? null : { from: id, to: clinicalId, commitSha: head.id },
+  };
+}
+
+export const WELL_KNOWN_FILE: Readonly<Record<RepositoryKind, string>> = {
+  demographics: 'patient.yaml',
+  clinical: 'ehr_status.yaml',
+  coordination: 'COORDINATION_STATUS.yaml',
+};
+
+/** Every row of one repository at `head`, recomputed from its files and history. */
+export async function buildRepositoryRows(
+  kind: RepositoryKind,
+  id: RecordId,
+  repository: GitRepository,
+  head: CommitRecord,
+): Promise<RepositoryRows> {
+  const files = await repository.listFileIds(head.id);
+  const dates = await fileDates(repository, head, new Set(files.map((f) => f.path)));
+  const documents: DocumentRow[] = [];
+  let wellKnown: Buffer | undefined;
+  for (const file of files) {
+    const known = dates.get(file.path);
+    const updated = known?.updated ?? head;
+    const content = await repository.readBlob(file.id);
+    if (file.path === WELL_KNOWN_FILE[kind]) wellKnown = content;
+    documents.push(documentRow(kind, id, file.path, content, known?.created ?? updated, updated));
+  }
+  const patientFileCreated = documents.find((d) => d.path === 'patient.yaml')?.createdAt;
+  return {
+    kind,
+    id,
+    head: head.id,
+    documents,
+    facts: factRows(kind, id, head, wellKnown, patientFileCreated),
+  };
+}
