@@ -3,6 +3,7 @@
 // pagination on (family name key, patient id) — never OFFSET.
 import { VprError, invalidInput } from '../core/errors.js';
 import { nameKey } from './record-facts.js';
+import type { PatientRow } from './repository-rows.js';
 import type { SqlClient } from './sql-client.js';
 
 export interface PatientFilter {
@@ -16,19 +17,11 @@ export interface PatientFilter {
   readonly cursor?: string;
 }
 
-export interface PatientSummary {
+/** A patient as lists and reads return it: the projected row with its linked repositories. */
+export interface PatientSummary extends Omit<PatientRow, 'familyNameKey' | 'givenNameKey' | 'patientId'> {
   readonly patientId: string;
   readonly clinicalId: string | null;
   readonly coordinationId: string | null;
-  readonly familyName: string;
-  readonly givenNames: string;
-  readonly birthDate: string | null;
-  readonly email: string | null;
-  readonly phone: string | null;
-  readonly deleted: boolean;
-  readonly version: string;
-  readonly createdAt: string;
-  readonly updatedAt: string;
 }
 
 export interface PatientPage {

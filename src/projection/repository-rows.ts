@@ -8,7 +8,13 @@ import type { CommitRecord, GitRepository } from '../core/git/repository.js';
 import type { RecordId } from '../core/ids/record-id.js';
 import type { RepositoryKind } from '../core/record/record-layout.js';
 import { summariseDocument } from './document-summary.js';
-import { coordinationClinicalId, ehrSubject, nameKey, patientFacts } from './record-facts.js';
+import {
+  coordinationClinicalId,
+  ehrSubject,
+  nameKey,
+  patientFacts,
+  type PatientFacts,
+} from './record-facts.js';
 
 export interface DocumentRow {
   readonly kind: RepositoryKind;
@@ -24,16 +30,11 @@ export interface DocumentRow {
   readonly commitSha: string;
 }
 
-export interface PatientRow {
+/** A patient as projected: the facts of patient.yaml plus search keys, version and times. */
+export interface PatientRow extends PatientFacts {
   readonly patientId: RecordId;
-  readonly familyName: string;
-  readonly givenNames: string;
   readonly familyNameKey: string;
   readonly givenNameKey: string;
-  readonly birthDate: string | null;
-  readonly email: string | null;
-  readonly phone: string | null;
-  readonly deleted: boolean;
   readonly version: string;
   readonly createdAt: string;
   readonly updatedAt: string;
@@ -123,15 +124,10 @@ export function factRows(
     if (facts === undefined) return { patient: null };
     return {
       patient: {
+        ...facts,
         patientId: id,
-        familyName: facts.familyName,
-        givenNames: facts.givenNames,
         familyNameKey: nameKey(facts.familyName),
         givenNameKey: nameKey(facts.givenNames),
-        birthDate: facts.birthDate,
-        email: facts.email,
-        phone: facts.phone,
-        deleted: facts.deleted,
         version: head.id,
         createdAt: patientCreatedAt ?? isoOf(head),
         updatedAt: isoOf(head),
