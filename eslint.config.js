@@ -4,7 +4,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['dist/', 'node_modules/', 'patient_data/'] },
+  { ignores: ['dist/', 'node_modules/', 'patient_data/', '.bench-*/'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
