@@ -1,5 +1,8 @@
 // The one ordered list of schema migrations, for PGlite and PostgreSQL alike. Each runs once,
 // in a transaction, recorded in schema_migrations; concurrent migrators wait on an advisory lock.
+// Every identifier column is COLLATE "C": ids compare byte-wise, and joins between tables must
+// share one collation or PostgreSQL cannot use the other table's index (measured: a patient read
+// took 19 ms instead of well under 1 ms at 100,000 patients).
 import type { SqlClient } from './sql-client.js';
 
 interface Migration {
@@ -14,8 +17,8 @@ export const MIGRATIONS: readonly Migration[] = [
     name: 'repositories, patients, record links and documents',
     sql: [
       `CREATE TABLE repositories (
-        kind text NOT NULL,
-        id text NOT NULL,
+        kind text COLLATE "C" NOT NULL,
+        id text COLLATE "C" NOT NULL,
         head_commit text NOT NULL,
         projected_at timestamptz NOT NULL DEFAULT now(),
         PRIMARY KEY (kind, id)
@@ -42,21 +45,21 @@ export const MIGRATIONS: readonly Migration[] = [
       `CREATE UNIQUE INDEX patients_email ON patients (email) WHERE email IS NOT NULL AND NOT deleted`,
       `CREATE UNIQUE INDEX patients_phone ON patients (phone) WHERE phone IS NOT NULL AND NOT deleted`,
       `CREATE TABLE clinical_links (
-        clinical_id text PRIMARY KEY,
-        patient_id text NOT NULL,
+        clinical_id text COLLATE "C" PRIMARY KEY,
+        patient_id text COLLATE "C" NOT NULL,
         commit_sha text NOT NULL
       )`,
       `CREATE INDEX clinical_links_by_patient ON clinical_links (patient_id)`,
       `CREATE TABLE coordination_links (
-        coordination_id text PRIMARY KEY,
-        clinical_id text NOT NULL,
+        coordination_id text COLLATE "C" PRIMARY KEY,
+        clinical_id text COLLATE "C" NOT NULL,
         commit_sha text NOT NULL
       )`,
       `CREATE INDEX coordination_links_by_clinical ON coordination_links (clinical_id)`,
       `CREATE TABLE documents (
-        kind text NOT NULL,
-        repo_id text NOT NULL,
-        path text NOT NULL,
+        kind text COLLATE "C" NOT NULL,
+        repo_id text COLLATE "C" NOT NULL,
+        path text COLLATE "C" NOT NULL,
         doc_kind text NOT NULL,
         title text NOT NULL,
         snippet text NOT NULL,

@@ -63,6 +63,8 @@ export async function reindex(
       await tx.query(`DROP TABLE ${table}__old`);
     }
   });
+  // Fresh tables have no planner statistics; without them PostgreSQL may scan instead of seek.
+  for (const table of PROJECTION_TABLES) await client.query(`ANALYZE ${table}`);
   const { projected } = await new Projector(client, store).catchUp();
   const [row] = await client.query<{ n: number }>('SELECT count(*)::int AS n FROM patients');
   return {
