@@ -7,7 +7,7 @@
 // the call itself and made a commit ten times slower (docs/adr/0002-one-pack-per-commit.md).
 // Only fsync, the one call that waits for the disk, goes to the thread pool, so writers to
 // different patients still overlap their fsyncs.
-import { closeSync, fsync, openSync, renameSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, fsync, openSync, unlinkSync, writeSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
@@ -71,22 +71,6 @@ export async function syncFile(path: string, durability: Durability): Promise<vo
 /** Makes a rename or creation inside `directory` durable. */
 export async function syncDirectory(directory: string, durability: Durability): Promise<void> {
   await syncFile(directory, durability);
-}
-
-/** Temp file + fsync + rename + fsync of the directory: the floor every durable write pays. */
-export async function writeFileDurably(
-  path: string,
-  data: Buffer | string,
-  durability: Durability,
-): Promise<void> {
-  const tmp = await writeTempFile(path, data, durability);
-  try {
-    renameSync(tmp, path);
-  } catch (error) {
-    unlinkQuietly(tmp);
-    throw error;
-  }
-  await syncDirectory(dirname(path), durability);
 }
 
 /** Removes a file if it is there; used for temp and lock files whose absence is the goal. */

@@ -158,11 +158,6 @@ export class ObjectStore {
     };
   }
 
-  /** Stages and publishes in one step. */
-  async write(objects: readonly HashedObject[]): Promise<void> {
-    await (await this.stage(objects))?.publish();
-  }
-
   /** Forgets open packs (after maintenance rewrote them) and closes their handles. */
   async close(): Promise<void> {
     const packs = [...this.#packs.values()];

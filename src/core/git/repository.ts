@@ -332,12 +332,6 @@ export class GitRepository {
     return (await this.#objects.read(id, 'blob')).body;
   }
 
-  /** Every file path at commit `at` (default: HEAD). */
-  async listFiles(at?: ObjectId): Promise<RepoPath[]> {
-    const commit = await this.readCommit(await this.#resolve(at));
-    return (await listTreeFiles(this.#objects, commit.tree)).map((file) => file.path);
-  }
-
   async #blobAt(tree: ObjectId | undefined, path: RepoPath): Promise<ObjectId | undefined> {
     if (tree === undefined) return undefined;
     const entry = await findEntry(this.#objects, tree, path);
