@@ -95,6 +95,11 @@ export function documentRow(
 /** When each file present at HEAD was last added (created) and last changed (updated). */
 async function fileDates(repository: GitRepository, head: CommitRecord, paths: ReadonlySet<string>) {
   const dates = new Map<string, { created?: CommitRecord; updated?: CommitRecord }>();
+  // A repository of one commit (most, right after creation): every file was made by it.
+  if (head.parents.length === 0) {
+    for (const path of paths) dates.set(path, { created: head, updated: head });
+    return dates;
+  }
   let cursor: ObjectId | undefined = head.id;
   for (let seen = 0; cursor !== undefined && seen < MAX_HISTORY_COMMITS; seen++) {
     const commit: CommitRecord = cursor === head.id ? head : await repository.readCommit(cursor);
