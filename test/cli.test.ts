@@ -57,4 +57,21 @@ test('vpr creates a record, shows its files and history, and reports errors with
   assert.match(unknown.stderr, /usage: vpr/);
   const badInput = await vpr(dataDir, ['record', 'create', '--input', join(dataDir, 'absent.json')]);
   assert.equal(badInput.code, 2);
+
+  // The projection (embedded PGlite under the data directory) rebuilt from Git, then caught up.
+  const reindexed = await vpr(dataDir, ['reindex', '--json']);
+  assert.equal(reindexed.code, 0, reindexed.stderr);
+  const result = JSON.parse(reindexed.stdout) as { repositories: number; patients: number };
+  assert.deepEqual([result.repositories, result.patients], [3, 1]);
+  assert.doesNotMatch(reindexed.stderr, /█/, 'no progress bar when stderr is not a terminal');
+  const caughtUp = await vpr(dataDir, ['catch-up', '--json']);
+  assert.equal(caughtUp.code, 0, caughtUp.stderr);
+  assert.deepEqual(
+    (({ checked, projected }) => ({ checked, projected }))(
+      JSON.parse(caughtUp.stdout) as { checked: number; projected: number },
+    ),
+    { checked: 3, projected: 0 },
+  );
+  const human = await vpr(dataDir, ['reindex']);
+  assert.match(human.stdout, /^reindexed 3 repositories \(1 patients\) in [\d.]+ s: \d+ patients\/s/m);
 });
