@@ -222,7 +222,7 @@ export class GitRepository {
         request.changes.map((c) => c.path),
       );
       const baseTree = head === undefined ? undefined : (await this.readCommit(head)).tree;
-      const { root, objects } = await applyChanges(this.#objects, baseTree, request.changes);
+      const { root, objects, blobs } = await applyChanges(this.#objects, baseTree, request.changes);
       const time = request.time ?? Date.now();
       const signature: GitSignature = { ...request.identity, timestamp: time, timezoneOffset: 0 };
       const commit = hashObject({
@@ -239,7 +239,7 @@ export class GitRepository {
       await this.#land([...objects, commit], commit.id, head);
       let worktreeSynced = true;
       try {
-        if (this.#worktree.holds(head)) await this.#worktree.apply(commit.id, request.changes);
+        if (this.#worktree.holds(head)) await this.#worktree.apply(commit.id, request.changes, blobs);
         else await this.#worktree.sync(commit.id, await listTreeFiles(this.#objects, root));
       } catch {
         // The commit is durable and acknowledged; only the derived working tree lags behind.

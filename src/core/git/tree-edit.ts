@@ -49,11 +49,18 @@ async function readTree(store: ObjectStore, id: ObjectId | undefined): Promise<T
   return id === undefined ? [] : decodeTree((await store.read(id, 'tree')).body);
 }
 
+/** What an edit produced: every object to write, and the blob id of each written path. */
+interface EditOutput {
+  readonly objects: HashedObject[];
+  readonly blobs: Map<RepoPath, ObjectId>;
+}
+
 async function editTree(
   store: ObjectStore,
   treeId: ObjectId | undefined,
   changes: ChangeNode,
-  written: HashedObject[],
+  out: EditOutput,
+  prefix: string,
 ): Promise<ObjectId | undefined> {
   const entries = new Map((await readTree(store, treeId)).map((e) => [e.name, e]));
   for (const [name, change] of changes) {
@@ -63,7 +70,8 @@ async function editTree(
         throw invalidInput('changes', 'a file path names a directory');
       if (existing !== undefined) requireRegularFile(existing);
       const blob = hashObject({ type: 'blob', body: change });
-      written.push(blob);
+      out.objects.push(blob);
+      out.blobs.set(`${prefix}${name}` as RepoPath, blob.id);
       entries.set(name, { name, mode: FILE_MODE, id: blob.id });
     } else if (change === null) {
       if (existing === undefined || isTreeEntry(existing)) {
@@ -74,29 +82,32 @@ async function editTree(
       if (existing !== undefined && !isTreeEntry(existing)) {
         throw invalidInput('changes', 'a directory path names a file');
       }
-      const child = await editTree(store, existing?.id, change, written);
+      const child = await editTree(store, existing?.id, change, out, `${prefix}${name}/`);
       if (child === undefined) entries.delete(name);
       else entries.set(name, { name, mode: TREE_MODE, id: child });
     }
   }
   if (entries.size === 0) return undefined;
   const tree = hashObject({ type: 'tree', body: encodeTree([...entries.values()]) });
-  written.push(tree);
+  out.objects.push(tree);
   return tree.id;
 }
 
-/** Applies `changes` to the tree `root`; returns the new root and every object to write. */
+/**
+ * Applies `changes` to the tree `root`; returns the new root, every object to write and the blob
+ * id of each written path (so the working tree and index need not hash the content again).
+ */
 export async function applyChanges(
   store: ObjectStore,
   root: ObjectId | undefined,
   changes: readonly FileChange[],
-): Promise<{ root: ObjectId; objects: HashedObject[] }> {
+): Promise<{ root: ObjectId } & EditOutput> {
   if (changes.length === 0) throw invalidInput('changes', 'a commit must change at least one file');
-  const objects: HashedObject[] = [];
-  const newRoot = await editTree(store, root, buildChangeTree(changes), objects);
-  if (newRoot !== undefined) return { root: newRoot, objects };
+  const out: EditOutput = { objects: [], blobs: new Map() };
+  const newRoot = await editTree(store, root, buildChangeTree(changes), out, '');
+  if (newRoot !== undefined) return { root: newRoot, ...out };
   const empty = hashObject({ type: 'tree', body: Buffer.alloc(0) });
-  return { root: empty.id, objects: [...objects, empty] };
+  return { root: empty.id, objects: [...out.objects, empty], blobs: out.blobs };
 }
 
 /** The tree entry at `path`, or undefined when nothing is there. */

@@ -27,7 +27,7 @@ import { dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { VprError } from '../errors.js';
 import { isErrno, unlinkQuietly } from '../fs/durable-file.js';
-import { hashObject, type ObjectId } from './git-object.js';
+import type { ObjectId } from './git-object.js';
 import { decodeIndex, encodeIndex, indexStatFrom, type IndexEntry } from './index-file.js';
 import type { ObjectStore } from './object-store.js';
 import { pathSegments, type RepoPath } from './repo-path.js';
@@ -224,8 +224,15 @@ export class Worktree {
     );
   }
 
-  /** Applies one commit's changes on top of its parent, which the index must hold (see `holds`). */
-  async apply(commit: ObjectId, changes: readonly FileChange[]): Promise<void> {
+  /**
+   * Applies one commit's changes on top of its parent, which the index must hold (see `holds`);
+   * `blobs` gives the content id of each written path, as the tree edit computed it.
+   */
+  async apply(
+    commit: ObjectId,
+    changes: readonly FileChange[],
+    blobs: ReadonlyMap<RepoPath, ObjectId>,
+  ): Promise<void> {
     await this.#withIndex(
       commit,
       async (entries) => {
@@ -234,7 +241,8 @@ export class Worktree {
             removeWorktreeFile(this.#dir, change.path);
             entries.delete(change.path);
           } else {
-            const id = hashObject({ type: 'blob', body: change.content }).id;
+            const id = blobs.get(change.path);
+            if (id === undefined) throw new VprError('INTERNAL', 'a written path has no blob id');
             const stat = writeWorktreeFile(this.#dir, change.path, change.content);
             entries.set(change.path, { path: change.path, id, mode: 0o100644, stat });
           }
