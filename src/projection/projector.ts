@@ -4,6 +4,8 @@
 // process or another node) can only ever move it forward. When the projected commit is the
 // parent of HEAD only the changed files are touched; otherwise the repository is re-projected
 // from its files and history. Both paths give the same rows (a property test checks this).
+import { isVprError } from '../core/errors.js';
+import { parseRepoPath } from '../core/git/repo-path.js';
 import type { CommitRecord, GitRepository } from '../core/git/repository.js';
 import type { RecordId } from '../core/ids/record-id.js';
 import { REPOSITORY_KINDS, type RepositoryKind } from '../core/record/record-layout.js';
@@ -108,8 +110,13 @@ export class Projector {
     }
     await upsertDocuments(tx, changed);
     if (!wellKnownChanged) {
-      const file = (await repository.listFileIds(commit.id)).find((f) => f.path === WELL_KNOWN_FILE[kind]);
-      wellKnown = file === undefined ? undefined : await repository.readBlob(file.id);
+      // Unchanged by this commit: read it by its path alone, not by listing the whole tree.
+      wellKnown = await repository
+        .readFile(parseRepoPath(WELL_KNOWN_FILE[kind]), commit.id)
+        .catch((error: unknown) => {
+          if (isVprError(error, 'NOT_FOUND')) return undefined;
+          throw error;
+        });
     }
     const [created] = await tx.query<{ created_at: Date | string }>(
       'SELECT created_at FROM documents WHERE kind = $1 AND repo_id = $2 AND path = $3',
