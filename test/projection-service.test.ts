@@ -4,12 +4,11 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { test, type TestContext } from 'node:test';
 import pg from 'pg';
-import { stringify } from 'yaml';
 import { isVprError } from '../src/core/errors.js';
 import { RecordStore } from '../src/core/record/record-store.js';
 import { Projection } from '../src/projection/projection.js';
 import { reindex } from '../src/projection/reindex.js';
-import { careLocation, clinician } from './support/fixtures.js';
+import { careLocation, clinician, patientYaml } from './support/fixtures.js';
 import { DATABASE_URL, projectionBackends, snapshot } from './support/projection-backends.js';
 import { tempDir } from './support/temp-dir.js';
 
@@ -65,10 +64,7 @@ for (const backend of backends) {
           changes: [
             {
               path: 'patient.yaml',
-              content: stringify({
-                resourceType: 'Patient',
-                id: record.demographicsId,
-                name: [{ use: 'official', family, given }],
+              content: patientYaml(record.demographicsId, family, given, {
                 birthDate,
                 telecom: [
                   { system: 'email', value: 'Cy.Baker@Example.invalid' },

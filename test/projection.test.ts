@@ -4,13 +4,12 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
-import { stringify } from 'yaml';
 import { migrate } from '../src/projection/migrations.js';
 import { Projector } from '../src/projection/projector.js';
 import { reindex } from '../src/projection/reindex.js';
 import type { SqlClient } from '../src/projection/sql-client.js';
 import { RecordStore } from '../src/core/record/record-store.js';
-import { careLocation, clinician, demographics } from './support/fixtures.js';
+import { careLocation, clinician, demographics, patientYaml } from './support/fixtures.js';
 import { projectionBackends, snapshot } from './support/projection-backends.js';
 import { tempDir } from './support/temp-dir.js';
 import type { TestContext } from 'node:test';
@@ -30,16 +29,6 @@ async function projectedStore(t: TestContext, client: SqlClient, project = true)
   await store.open();
   t.after(() => store.close());
   return { store, projector, dataDir };
-}
-
-function patientYaml(id: string, family: string, given: string[], extra: Record<string, unknown> = {}) {
-  return stringify({
-    resourceType: 'Patient',
-    id,
-    name: [{ use: 'official', family, given }],
-    birthDate: '1970-01-02',
-    ...extra,
-  });
 }
 
 for (const backend of backends) {

@@ -1,4 +1,5 @@
 // Synthetic people and places for tests. None of these are real.
+import { stringify } from 'yaml';
 export const clinician = {
   name: 'Dr Test Clinician',
   email: 'test.clinician@example.invalid',
@@ -13,3 +14,19 @@ export const demographics = {
 };
 
 export const careLocation = 'Synthetic General Hospital';
+
+/** A FHIR Patient as `patient.yaml` holds it, for tests that rewrite demographics directly. */
+export function patientYaml(
+  id: string,
+  family: string,
+  given: string[],
+  extra: Record<string, unknown> = {},
+): string {
+  return stringify({
+    resourceType: 'Patient',
+    id,
+    name: [{ use: 'official', family, given }],
+    birthDate: '1970-01-02',
+    ...extra,
+  });
+}
