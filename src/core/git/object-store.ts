@@ -9,7 +9,7 @@ import { isErrno, syncDirectory, unlinkQuietly, writeTempFile, type Durability }
 import type { GitObject, HashedObject, ObjectId, ObjectType } from './git-object.js';
 import { looseObjectPath, readLooseObject } from './loose-object.js';
 import { buildPack } from './pack-writer.js';
-import { PackFile } from './pack-reader.js';
+import { PackFile, type PackOpenOptions } from './pack-reader.js';
 
 /** A pack written to temp files and fsynced, not yet visible to readers. */
 export interface StagedPack {
@@ -23,14 +23,16 @@ export class ObjectStore {
   readonly #gitDir: string;
   readonly #packDir: string;
   readonly #durability: Durability;
+  readonly #packOptions: PackOpenOptions;
   /** Open packs by file name; refreshed from the directory when an object is not found. */
   #packs = new Map<string, PackFile>();
   #scanned = false;
 
-  constructor(gitDir: string, durability: Durability) {
+  constructor(gitDir: string, durability: Durability, packOptions: PackOpenOptions = {}) {
     this.#gitDir = gitDir;
     this.#packDir = join(gitDir, 'objects', 'pack');
     this.#durability = durability;
+    this.#packOptions = packOptions;
   }
 
   get packCount(): number {
@@ -62,7 +64,10 @@ export class ObjectStore {
 
   async #openPack(name: string): Promise<void> {
     try {
-      this.#packs.set(name, await PackFile.open(join(this.#packDir, name), (id) => this.#readRaw(id)));
+      this.#packs.set(
+        name,
+        await PackFile.open(join(this.#packDir, name), (id) => this.#readRaw(id), this.#packOptions),
+      );
     } catch (error) {
       // A pack removed by a concurrent repack between readdir and open is simply gone.
       if (!isErrno(error, 'ENOENT')) throw error;

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { crc32, deflateSync } from 'node:zlib';
 import { hashObject, isObjectId } from './git-object.js';
 import type { GitObject, HashedObject, ObjectId, ObjectType } from './git-object.js';
-import { PackFile } from './pack-reader.js';
+import { PackFile, type PackOpenOptions } from './pack-reader.js';
 import { buildPack, buildPackIndex } from './pack-writer.js';
 
 const GIT_ENV: NodeJS.ProcessEnv = {
@@ -118,8 +118,18 @@ async function writeBuiltPack(dir: string, objects: readonly HashedObject[]): Pr
   return packPath;
 }
 
-async function withPack<T>(packPath: string, use: (pack: PackFile) => Promise<T>): Promise<T> {
-  const pack = await PackFile.open(packPath);
+/** Positional reads (the server's way) and one read of the whole file (a bulk scan's way). */
+const READ_MODES: readonly [string, PackOpenOptions][] = [
+  ['positional reads', {}],
+  ['whole-file read', { wholeFileBytes: 1 << 30 }],
+];
+
+async function withPack<T>(
+  packPath: string,
+  use: (pack: PackFile) => Promise<T>,
+  options: PackOpenOptions = {},
+): Promise<T> {
+  const pack = await PackFile.open(packPath, undefined, options);
   try {
     return await use(pack);
   } finally {
@@ -175,22 +185,30 @@ async function rawTypeAt(packPath: string, offset: number): Promise<number> {
 }
 
 /** Reads every object git knows through PackFile and compares it with `git cat-file <type> <id>`. */
-async function assertEveryObjectMatchesGit(repo: string, packPath: string): Promise<number> {
+async function assertEveryObjectMatchesGit(
+  repo: string,
+  packPath: string,
+  options: PackOpenOptions,
+): Promise<number> {
   const batch = (await git(repo, ['cat-file', '--batch-all-objects', '--batch-check'])).toString();
   const listed = batch
     .trim()
     .split('\n')
     .map((line) => line.split(' '));
-  await withPack(packPath, async (pack) => {
-    assert.deepEqual(new Set(pack.ids()), new Set(listed.map(([id]) => id)));
-    for (const [id, type] of listed) {
-      assert.ok(id !== undefined && isObjectId(id) && type !== undefined);
-      const object = await pack.read(id);
-      assert.ok(object, `PackFile reads ${id}`);
-      assert.equal(object.type, type);
-      assert.deepEqual(object.body, await git(repo, ['cat-file', type, id]), `body of ${type} ${id}`);
-    }
-  });
+  await withPack(
+    packPath,
+    async (pack) => {
+      assert.deepEqual(new Set(pack.ids()), new Set(listed.map(([id]) => id)));
+      for (const [id, type] of listed) {
+        assert.ok(id !== undefined && isObjectId(id) && type !== undefined);
+        const object = await pack.read(id);
+        assert.ok(object, `PackFile reads ${id}`);
+        assert.equal(object.type, type);
+        assert.deepEqual(object.body, await git(repo, ['cat-file', type, id]), `body of ${type} ${id}`);
+      }
+    },
+    options,
+  );
   return listed.length;
 }
 
@@ -222,8 +240,10 @@ describe('PackFile on packs written by git repack', () => {
       );
       for (const fields of deltas) assert.equal(await rawTypeAt(packPath, Number(fields[4])), typeCode);
 
-      const count = await assertEveryObjectMatchesGit(repo, packPath);
-      assert.ok(count > 90, `expected the whole history, found ${count} objects`);
+      for (const [mode, options] of READ_MODES) {
+        const count = await assertEveryObjectMatchesGit(repo, packPath, options);
+        assert.ok(count > 90, `${mode}: expected the whole history, found ${count} objects`);
+      }
     });
   }
 });
@@ -239,26 +259,32 @@ describe('PackFile on hand-made packs', () => {
     await rm(dir, { recursive: true, force: true });
   });
 
-  it('reads back what buildPack wrote, and returns undefined for an unknown id', async () => {
-    const objects = [
-      blob(''),
-      blob('first\n'),
-      blob('second\n'),
-      ...Array.from({ length: 50 }, (_, n) => blob(`${n}`)),
-    ];
-    await withPack(await writeBuiltPack(dir, objects), async (pack) => {
-      assert.deepEqual(new Set(pack.ids()), new Set(objects.map((object) => object.id)));
-      for (const object of objects) {
-        assert.ok(pack.has(object.id));
-        assert.deepEqual(await pack.read(object.id), { type: object.type, body: object.body });
-      }
-      const unknown = blob('not in the pack').id;
-      assert.equal(pack.has(unknown), false);
-      assert.equal(await pack.read(unknown), undefined);
-      assert.equal(await pack.read('0'.repeat(40) as ObjectId), undefined);
-      assert.equal(await pack.read('f'.repeat(40) as ObjectId), undefined);
+  for (const [mode, options] of READ_MODES) {
+    it(`reads back what buildPack wrote, and returns undefined for an unknown id (${mode})`, async () => {
+      const objects = [
+        blob(''),
+        blob('first\n'),
+        blob('second\n'),
+        ...Array.from({ length: 50 }, (_, n) => blob(`${n}`)),
+      ];
+      await withPack(
+        await writeBuiltPack(dir, objects),
+        async (pack) => {
+          assert.deepEqual(new Set(pack.ids()), new Set(objects.map((object) => object.id)));
+          for (const object of objects) {
+            assert.ok(pack.has(object.id));
+            assert.deepEqual(await pack.read(object.id), { type: object.type, body: object.body });
+          }
+          const unknown = blob('not in the pack').id;
+          assert.equal(pack.has(unknown), false);
+          assert.equal(await pack.read(unknown), undefined);
+          assert.equal(await pack.read('0'.repeat(40) as ObjectId), undefined);
+          assert.equal(await pack.read('f'.repeat(40) as ObjectId), undefined);
+        },
+        options,
+      );
     });
-  });
+  }
 
   it('resolves a REF_DELTA whose base is in the same pack, or outside it through the resolver', async () => {
     const base = blob('The patient reports a headache.\n');
@@ -371,6 +397,11 @@ describe('PackFile on hand-made packs', () => {
     await writeFile(indexPath, good);
     await writeFile(packPath, withByte(await readFile(packPath), -1, 0));
     await assert.rejects(PackFile.open(packPath), /trailer does not match/);
+    await assert.rejects(
+      PackFile.open(packPath, undefined, { wholeFileBytes: 1 << 20 }),
+      /trailer does not match/,
+      'read whole',
+    );
     await rm(indexPath);
     await assert.rejects(PackFile.open(packPath), /ENOENT/);
     await assert.rejects(PackFile.open(join(dir, 'no-suffix')), /not a \.pack path/);

@@ -1,5 +1,8 @@
 // Pack reading: looks objects up in a version-2 packfile through its version-2 .idx and
-// reads them with positional reads on an open file descriptor, never loading the whole pack.
+// reads them with positional reads on an open file descriptor, never loading the whole pack,
+// or, for a pack no larger than the caller's `wholeFileBytes`, from one read of the whole file
+// (a bulk scan that opens, reads and forgets a repository pays one system call per pack
+// instead of one per object; each costs more than the object's parsing on this machine kind).
 // Reads are synchronous: they are small page-cache hits, and a thread-pool round trip per read
 // cost more than the read itself (measured in bench/store.bench.ts).
 // Handles the packs our own writer produces and those `git repack` produces, including
@@ -46,6 +49,32 @@ interface PackIndex {
   readonly packChecksum: Buffer;
 }
 
+export interface PackOpenOptions {
+  /** Packs of at most this many bytes are read into memory whole when opened; 0: never. */
+  readonly wholeFileBytes?: number;
+}
+
+/** Where a pack's bytes come from: positional reads of an open file, or a buffer. */
+interface PackBytes {
+  read(offset: number, length: number): Buffer;
+  close(): void;
+}
+
+function fileBytes(fd: number): PackBytes {
+  return {
+    read: (offset, length) => {
+      const raw = Buffer.alloc(length);
+      const bytesRead = readSync(fd, raw, 0, length, offset);
+      return bytesRead === length ? raw : raw.subarray(0, bytesRead);
+    },
+    close: () => closeSync(fd),
+  };
+}
+
+function memoryBytes(data: Buffer): PackBytes {
+  return { read: (offset, length) => data.subarray(offset, offset + length), close: () => undefined };
+}
+
 /** A pack entry as stored: either a whole object or a delta against a base. */
 type RawEntry =
   | { readonly kind: 'object'; readonly object: GitObject }
@@ -58,7 +87,7 @@ export class PackFile {
 
   private constructor(
     private readonly path: string,
-    private readonly fd: number,
+    private readonly bytes: PackBytes,
     private readonly index: PackIndex,
     /** Every entry's offset in ascending order, to find where each entry's data ends. */
     private readonly sortedOffsets: Float64Array,
@@ -68,18 +97,27 @@ export class PackFile {
   ) {}
 
   /** Opens `<name>.pack` together with its sibling `<name>.idx`, validating both headers. */
-  static async open(packPath: string, resolveBase?: BaseResolver): Promise<PackFile> {
+  static async open(
+    packPath: string,
+    resolveBase?: BaseResolver,
+    options: PackOpenOptions = {},
+  ): Promise<PackFile> {
     if (!packPath.endsWith('.pack')) throw new Error(`PackFile: not a .pack path: ${packPath}`);
     const indexPath = `${packPath.slice(0, -'.pack'.length)}.idx`;
     const index = parseIndex(readFileSync(indexPath), indexPath);
     const fd = openSync(packPath, 'r');
+    let bytes = fileBytes(fd);
     try {
       const size = fstatSync(fd).size;
-      checkPackAgainstIndex(fd, size, index, packPath);
+      if (size <= (options.wholeFileBytes ?? 0)) {
+        bytes = memoryBytes(bytes.read(0, size));
+        closeSync(fd);
+      }
+      checkPackAgainstIndex(bytes, size, index, packPath);
       const sortedOffsets = sortOffsets(index, size - ID_BYTES, packPath);
-      return new PackFile(packPath, fd, index, sortedOffsets, size - ID_BYTES, resolveBase);
+      return new PackFile(packPath, bytes, index, sortedOffsets, size - ID_BYTES, resolveBase);
     } catch (error) {
-      closeSync(fd);
+      bytes.close();
       throw error;
     }
   }
@@ -105,7 +143,7 @@ export class PackFile {
     if (this.closed) return;
     this.closed = true;
     this.cache.clear();
-    closeSync(this.fd);
+    this.bytes.close();
   }
 
   /** Follows a delta chain down to a whole object, then applies the deltas back up. */
@@ -168,9 +206,8 @@ export class PackFile {
   private async readEntry(offset: number): Promise<RawEntry> {
     if (this.closed) throw this.error('pack is closed');
     const end = this.entryEnd(offset);
-    const raw = Buffer.alloc(end - offset);
-    const bytesRead = readSync(this.fd, raw, 0, raw.length, offset);
-    if (bytesRead !== raw.length) throw this.error(`short read of entry at offset ${offset}`);
+    const raw = this.bytes.read(offset, end - offset);
+    if (raw.length !== end - offset) throw this.error(`short read of entry at offset ${offset}`);
     return parseEntry(raw, offset, this.path);
   }
 
@@ -282,13 +319,11 @@ function readOffsets(small: Buffer, large: Buffer, fail: (message: string) => Er
 }
 
 /** Checks the pack's header and trailer agree with the index, without reading the whole pack. */
-function checkPackAgainstIndex(fd: number, size: number, index: PackIndex, path: string): void {
+function checkPackAgainstIndex(bytes: PackBytes, size: number, index: PackIndex, path: string): void {
   const fail = (message: string): Error => new Error(`Pack ${path}: ${message}`);
   if (size < PACK_HEADER_BYTES + ID_BYTES) throw fail(`too short (${size} bytes)`);
-  const header = Buffer.alloc(PACK_HEADER_BYTES);
-  const trailer = Buffer.alloc(ID_BYTES);
-  readSync(fd, header, 0, PACK_HEADER_BYTES, 0);
-  readSync(fd, trailer, 0, ID_BYTES, size - ID_BYTES);
+  const header = bytes.read(0, PACK_HEADER_BYTES);
+  const trailer = bytes.read(size - ID_BYTES, ID_BYTES);
   if (!header.subarray(0, 4).equals(PACK_SIGNATURE)) throw fail('bad signature');
   const version = header.readUInt32BE(4);
   if (version !== 2 && version !== 3) throw fail(`unsupported version ${version}`);

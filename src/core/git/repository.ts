@@ -42,6 +42,12 @@ export interface RepositoryOptions {
   readonly maintenancePackLimit: number;
   /** This process's lock owner file (see write-lock.ts); without it each lock is a new file. */
   readonly lockOwnerFile?: string;
+  /**
+   * Packs of at most this many bytes are read into memory whole when first used, instead of one
+   * positional read per object: for bulk scans that read each repository once (reindex). The
+   * server keeps repositories open and leaves this at 0.
+   */
+  readonly wholePackBytes?: number;
 }
 
 export const DEFAULT_REPOSITORY_OPTIONS: RepositoryOptions = {
@@ -145,7 +151,9 @@ export class GitRepository {
     this.dir = dir;
     this.gitDir = join(dir, '.git');
     this.#options = options;
-    this.#objects = new ObjectStore(this.gitDir, options.durability);
+    this.#objects = new ObjectStore(this.gitDir, options.durability, {
+      wholeFileBytes: options.wholePackBytes ?? 0,
+    });
     this.#worktree = new Worktree(dir, this.gitDir, this.#objects);
   }
 
