@@ -174,7 +174,7 @@ async function run(argv: readonly string[]): Promise<void> {
           const bar = progressBar(total, values.json);
           const started = performance.now();
           if (command === 'reindex') {
-            const result = await projection.reindex((done) => bar?.update(done));
+            const result = await projection.reindex({ onProgress: (done) => bar?.update(done) });
             bar?.stop();
             const rate = result.patients / Math.max(result.seconds, 1e-9);
             print(

@@ -1,13 +1,16 @@
 // What a list shows of a file without opening it: its kind, a title and a short snippet,
-// computed once when the file is projected so that lists do no heavy work.
+// computed once when the file is projected so that lists do no heavy work. A YAML file's parsed
+// mapping is handed back with the summary, so the facts read from it need no second parse.
 import { createHash } from 'node:crypto';
-import { parse } from 'yaml';
+import { parseYamlMapping, type YamlMapping } from './yaml-mapping.js';
 
 export interface DocumentSummary {
   readonly docKind: string;
   readonly title: string;
   readonly snippet: string;
   readonly sha256: string;
+  /** The top-level mapping of a YAML file; undefined for other files and malformed YAML. */
+  readonly yaml?: YamlMapping;
 }
 
 const SNIPPET_LENGTH = 160;
@@ -29,19 +32,13 @@ function oneLine(text: string, length: number): string {
   return flat.length <= length ? flat : `${flat.slice(0, length - 1)}…`;
 }
 
-function yamlTitle(text: string): string | undefined {
-  try {
-    const value = parse(text) as unknown;
-    if (typeof value !== 'object' || value === null) return undefined;
-    const record = value as Record<string, unknown>;
-    const name = record.name as { value?: unknown } | undefined;
-    if (typeof name?.value === 'string') return name.value;
-    if (typeof record.resourceType === 'string') return record.resourceType;
-    if (typeof record._type === 'string') return record._type;
-    return undefined;
-  } catch {
-    return undefined;
-  }
+function yamlTitle(record: YamlMapping | undefined): string | undefined {
+  if (record === undefined) return undefined;
+  const name = record.name as { value?: unknown } | undefined;
+  if (typeof name?.value === 'string') return name.value;
+  if (typeof record.resourceType === 'string') return record.resourceType;
+  if (typeof record._type === 'string') return record._type;
+  return undefined;
 }
 
 export function summariseDocument(path: string, content: Buffer): DocumentSummary {
@@ -61,11 +58,13 @@ export function summariseDocument(path: string, content: Buffer): DocumentSummar
     };
   }
   if (fileName.endsWith('.yaml') || fileName.endsWith('.yml')) {
+    const yaml = parseYamlMapping(text);
     return {
       docKind,
-      title: oneLine(yamlTitle(text) ?? fileName, 200),
+      title: oneLine(yamlTitle(yaml) ?? fileName, 200),
       snippet: oneLine(text, SNIPPET_LENGTH),
       sha256,
+      ...(yaml === undefined ? {} : { yaml }),
     };
   }
   return { docKind, title: fileName, snippet: oneLine(text, SNIPPET_LENGTH), sha256 };

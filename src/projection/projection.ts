@@ -18,7 +18,7 @@ import {
 import { openPostgres } from './pg-client.js';
 import { openPglite } from './pglite-client.js';
 import { Projector } from './projector.js';
-import { reindex } from './reindex.js';
+import { reindex, type ReindexOptions } from './reindex.js';
 import type { SqlClient } from './sql-client.js';
 
 export interface ProjectionOptions {
@@ -89,15 +89,19 @@ export class Projection {
 
   /** Projects every repository whose HEAD differs from what the projection holds. */
   async catchUp(onProgress?: (checked: number, projected: number) => void) {
+    // Commits missed before the catch-up began are covered by it; any missed during it are not.
+    const missedBefore = this.#missed;
     const result = await guardProjection(() => this.#projector.catchUp(onProgress));
-    this.#missed = 0;
+    this.#missed -= missedBefore;
     if (result.projected > 0) await this.#cache?.invalidatePages();
     return result;
   }
 
-  async reindex(onProgress?: (repositories: number) => void) {
-    const result = await guardProjection(() => reindex(this.client, this.#store, onProgress));
-    this.#missed = 0;
+  async reindex(options: ReindexOptions = {}) {
+    // As for catch-up: a reindex reads Git after every commit missed before it began.
+    const missedBefore = this.#missed;
+    const result = await guardProjection(() => reindex(this.client, this.#store, options));
+    this.#missed -= missedBefore;
     await this.#cache?.invalidatePages();
     return result;
   }

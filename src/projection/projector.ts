@@ -18,8 +18,11 @@ import {
   type DocumentRow,
   type RepositoryRows,
 } from './repository-rows.js';
+import { summariseDocument } from './document-summary.js';
+import type { RowBuilder } from './row-builder-pool.js';
 import { upsertDocuments, writeFacts, writeRepositoryRows } from './row-writer.js';
 import type { SqlClient } from './sql-client.js';
+import { parseYamlMapping, type YamlMapping } from './yaml-mapping.js';
 
 export type ProjectionOutcome = 'unchanged' | 'incremental' | 'full';
 
@@ -90,7 +93,7 @@ export class Projector {
     commit: CommitRecord,
   ): Promise<void> {
     const changed: DocumentRow[] = [];
-    let wellKnown: Buffer | undefined;
+    let wellKnown: YamlMapping | undefined;
     // The facts (patient, links) always record HEAD, so they are rewritten on every commit.
     let wellKnownChanged = false;
     for (const change of await repository.changedFiles(commit.id)) {
@@ -104,19 +107,20 @@ export class Projector {
       }
       if (change.path === WELL_KNOWN_FILE[kind]) wellKnownChanged = true;
       if (change.status === 'removed') continue;
-      const content = await repository.readBlob(change.id!);
-      if (change.path === WELL_KNOWN_FILE[kind]) wellKnown = content;
-      changed.push(documentRow(kind, id, change.path, content, commit, commit));
+      const summary = summariseDocument(change.path, await repository.readBlob(change.id!));
+      if (change.path === WELL_KNOWN_FILE[kind]) wellKnown = summary.yaml;
+      changed.push(documentRow(kind, id, change.path, summary, commit, commit));
     }
     await upsertDocuments(tx, changed);
     if (!wellKnownChanged) {
       // Unchanged by this commit: read it by its path alone, not by listing the whole tree.
-      wellKnown = await repository
+      const content = await repository
         .readFile(parseRepoPath(WELL_KNOWN_FILE[kind]), commit.id)
         .catch((error: unknown) => {
           if (isVprError(error, 'NOT_FOUND')) return undefined;
           throw error;
         });
+      wellKnown = content === undefined ? undefined : parseYamlMapping(content.toString('utf8'));
     }
     const [created] = await tx.query<{ created_at: Date | string }>(
       'SELECT created_at FROM documents WHERE kind = $1 AND repo_id = $2 AND path = $3',
@@ -140,32 +144,49 @@ export class Projector {
   /**
    * Projects every repository on disk from scratch, a batch of repositories per transaction and
    * a few statements per batch. For the shadow tables of a reindex, which nothing else writes.
+   * The builder reads Git (in worker threads when it has them) a few batches ahead, while this
+   * thread writes the batches already built, one transaction at a time.
    */
-  async projectAll(onProgress?: (repositories: number) => void): Promise<number> {
+  async projectAll(builder: RowBuilder, onProgress?: (repositories: number) => void): Promise<number> {
     let done = 0;
-    // One batch is written while the next is read from Git: the database and the CPU overlap.
+    const building: Promise<RepositoryRows[]>[] = [];
     let writing: Promise<void> = Promise.resolve();
-    for (const kind of REPOSITORY_KINDS) {
-      let batch: RepositoryRows[] = [];
-      const flush = async () => {
-        const rows = batch;
-        batch = [];
-        await writing;
-        writing = this.#client
-          .transaction((tx) => writeRepositoryRows(tx, rows))
-          .then(() => {
-            done += rows.length;
-            onProgress?.(done);
-          });
-      };
-      for await (const id of this.#store.listRecordIds(kind)) {
-        const repository = await this.#store.repository(kind, id);
-        const head = await repository.head();
-        if (head === undefined) continue;
-        batch.push(await buildRepositoryRows(kind, id, repository, await repository.readCommit(head)));
-        if (batch.length === BULK_BATCH) await flush();
+    const writeNext = async () => {
+      const rows = await building.shift()!;
+      await writing;
+      writing = this.#client.transaction((tx) => writeRepositoryRows(tx, rows));
+      // Awaited on the next round; until then a failure must not count as unhandled.
+      writing.catch(() => undefined);
+      void writing.then(
+        () => {
+          done += rows.length;
+          onProgress?.(done);
+        },
+        () => undefined,
+      );
+    };
+    const submit = async (kind: RepositoryKind, ids: RecordId[]) => {
+      const rows = builder.build(kind, ids);
+      rows.catch(() => undefined);
+      building.push(rows);
+      if (building.length > builder.parallelism * 2) await writeNext();
+    };
+    try {
+      for (const kind of REPOSITORY_KINDS) {
+        let batch: RecordId[] = [];
+        for await (const id of this.#store.listRecordIds(kind)) {
+          batch.push(id);
+          if (batch.length === BULK_BATCH) {
+            await submit(kind, batch);
+            batch = [];
+          }
+        }
+        if (batch.length > 0) await submit(kind, batch);
       }
-      if (batch.length > 0) await flush();
+      while (building.length > 0) await writeNext();
+    } finally {
+      // On failure too: no transaction may still be running when the caller moves on.
+      await Promise.allSettled([writing, ...building]);
     }
     await writing;
     return done;
@@ -189,7 +210,7 @@ export class Projector {
         );
         const known = new Map(rows.map((r) => [r.id, r.head_commit]));
         for (const id of batch) {
-          const head = await (await this.#store.repository(kind, id)).head();
+          const head = this.#store.head(kind, id);
           if (head !== undefined && known.get(id) !== head) {
             if ((await this.project(kind, id)) !== 'unchanged') projected++;
           }

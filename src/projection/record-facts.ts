@@ -1,7 +1,8 @@
-// Reading the facts a projection needs out of the record's own files: the patient row from the
-// FHIR Patient, and the links between the three repositories from EHR_STATUS and
-// COORDINATION_STATUS. Malformed files yield nothing rather than a broken row.
-import { parse } from 'yaml';
+// Reading the facts a projection needs out of the record's own files (already parsed, see
+// yaml-mapping.ts): the patient row from the FHIR Patient, and the links between the three
+// repositories from EHR_STATUS and COORDINATION_STATUS. Malformed files yield nothing rather
+// than a broken row.
+import type { YamlMapping } from './yaml-mapping.js';
 
 export interface PatientFacts {
   readonly familyName: string;
@@ -17,19 +18,7 @@ export function nameKey(name: string): string {
   return name.normalize('NFKD').replace(/\p{M}/gu, '').toLowerCase().replace(/\s+/g, ' ').trim();
 }
 
-function parseYaml(content: Buffer): Record<string, unknown> | undefined {
-  try {
-    const value = parse(content.toString('utf8')) as unknown;
-    return typeof value === 'object' && value !== null && !Array.isArray(value)
-      ? (value as Record<string, unknown>)
-      : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-export function patientFacts(content: Buffer): PatientFacts | undefined {
-  const patient = parseYaml(content);
+export function patientFacts(patient: YamlMapping | undefined): PatientFacts | undefined {
   if (patient?.resourceType !== 'Patient') return undefined;
   const names = Array.isArray(patient.name) ? (patient.name as Record<string, unknown>[]) : [];
   const name = names.find((n) => n.use === 'official') ?? names[0];
@@ -54,15 +43,14 @@ export function patientFacts(content: Buffer): PatientFacts | undefined {
 }
 
 /** The demographics id an EHR_STATUS points at. */
-export function ehrSubject(content: Buffer): string | undefined {
-  const status = parseYaml(content);
+export function ehrSubject(status: YamlMapping | undefined): string | undefined {
   const subject = status?.subject as { external_ref?: { id?: { value?: unknown } } } | undefined;
   const value = subject?.external_ref?.id?.value;
   return typeof value === 'string' ? value : undefined;
 }
 
 /** The clinical id a COORDINATION_STATUS belongs to. */
-export function coordinationClinicalId(content: Buffer): string | undefined {
-  const value = parseYaml(content)?.clinical_id;
+export function coordinationClinicalId(status: YamlMapping | undefined): string | undefined {
+  const value = status?.clinical_id;
   return typeof value === 'string' ? value : undefined;
 }

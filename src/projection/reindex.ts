@@ -1,9 +1,12 @@
 // Rebuilding every projection from Git alone while the service keeps serving: the rows are
-// built into shadow tables (`<table>__next`, same columns and indexes), swapped in with renames
-// in one short transaction, and then a catch-up projects whatever was written during the build.
+// built into shadow tables (`<table>__next`, same columns and indexes) by worker threads that
+// read Git (row-builder-pool.ts), swapped in with renames in one short transaction, and then
+// every repository projected live while the build ran is projected again into the new tables.
 import type { RecordStore } from '../core/record/record-store.js';
-import { REPOSITORY_KINDS } from '../core/record/record-layout.js';
+import type { RecordId } from '../core/ids/record-id.js';
+import { REPOSITORY_KINDS, type RepositoryKind } from '../core/record/record-layout.js';
 import { Projector } from './projector.js';
+import { rowBuilder } from './row-builder-pool.js';
 import type { Row, SqlClient } from './sql-client.js';
 
 export const PROJECTION_TABLES = [
@@ -30,7 +33,7 @@ export interface ReindexResult {
   readonly repositories: number;
   readonly patients: number;
   readonly seconds: number;
-  /** Repositories written while the rebuild ran and projected again after the swap. */
+  /** Repositories written while the rebuild ran that were projected again after the swap. */
   readonly caughtUp: number;
 }
 
@@ -44,33 +47,62 @@ export async function countRepositories(store: RecordStore): Promise<number> {
   return count;
 }
 
+export interface ReindexOptions {
+  readonly onProgress?: (repositories: number) => void;
+  /** Threads that read Git and build rows; 0 builds them on the calling thread. Default: one per core. */
+  readonly threads?: number;
+}
+
 export async function reindex(
   client: SqlClient,
   store: RecordStore,
-  onProgress?: (repositories: number) => void,
+  options: ReindexOptions = {},
 ): Promise<ReindexResult> {
   const started = performance.now();
+  // On the database's clock, as the projected_at of every live projection is.
+  const [clock] = await client.query<{ at: string }>('SELECT clock_timestamp()::text AS at');
   for (const table of PROJECTION_TABLES) {
     await client.query(`DROP TABLE IF EXISTS ${table}__next`);
     await client.query(`CREATE TABLE ${table}__next (LIKE ${table} INCLUDING ALL)`);
   }
-  const shadow = new Projector(withTableSuffix(client, '__next'), store);
-  const checked = await shadow.projectAll(onProgress);
-  await client.transaction(async (tx) => {
+  const builder = rowBuilder(store.dataDir, options.threads);
+  let checked: number;
+  try {
+    checked = await new Projector(withTableSuffix(client, '__next'), store).projectAll(
+      builder,
+      options.onProgress,
+    );
+  } finally {
+    await builder.close();
+  }
+  const changedMeanwhile = await client.transaction(async (tx) => {
+    // Waits for live projections in flight; any that start later find the new tables.
+    await tx.query(`LOCK TABLE ${PROJECTION_TABLES.join(', ')} IN ACCESS EXCLUSIVE MODE`);
+    const changed = await tx.query<{ kind: RepositoryKind; id: RecordId }>(
+      'SELECT kind, id FROM repositories WHERE projected_at >= $1::timestamptz',
+      [clock?.at],
+    );
     for (const table of PROJECTION_TABLES) {
       await tx.query(`ALTER TABLE ${table} RENAME TO ${table}__old`);
       await tx.query(`ALTER TABLE ${table}__next RENAME TO ${table}`);
       await tx.query(`DROP TABLE ${table}__old`);
     }
+    return changed;
   });
   // Fresh tables have no planner statistics; without them PostgreSQL may scan instead of seek.
   for (const table of PROJECTION_TABLES) await client.query(`ANALYZE ${table}`);
-  const { projected } = await new Projector(client, store).catchUp();
+  // A repository written after the build read it was projected live into the old tables, at or
+  // after the start (its projection began after its commit landed): project it again.
+  const live = new Projector(client, store);
+  let caughtUp = 0;
+  for (const { kind, id } of changedMeanwhile) {
+    if ((await live.project(kind, id)) !== 'unchanged') caughtUp++;
+  }
   const [row] = await client.query<{ n: number }>('SELECT count(*)::int AS n FROM patients');
   return {
     repositories: checked,
     patients: row?.n ?? 0,
     seconds: (performance.now() - started) / 1000,
-    caughtUp: projected,
+    caughtUp,
   };
 }

@@ -7,7 +7,7 @@ import type { ObjectId } from '../core/git/git-object.js';
 import type { CommitRecord, GitRepository } from '../core/git/repository.js';
 import type { RecordId } from '../core/ids/record-id.js';
 import type { RepositoryKind } from '../core/record/record-layout.js';
-import { summariseDocument } from './document-summary.js';
+import { summariseDocument, type DocumentSummary } from './document-summary.js';
 import {
   coordinationClinicalId,
   ehrSubject,
@@ -15,6 +15,7 @@ import {
   patientFacts,
   type PatientFacts,
 } from './record-facts.js';
+import type { YamlMapping } from './yaml-mapping.js';
 
 export interface DocumentRow {
   readonly kind: RepositoryKind;
@@ -72,11 +73,10 @@ export function documentRow(
   kind: RepositoryKind,
   repoId: RecordId,
   path: string,
-  content: Buffer,
+  summary: DocumentSummary,
   created: CommitRecord,
   updated: CommitRecord,
 ): DocumentRow {
-  const summary = summariseDocument(path, content);
   return {
     kind,
     repoId,
@@ -116,16 +116,16 @@ async function fileDates(repository: GitRepository, head: CommitRecord, paths: R
   return dates;
 }
 
-/** The facts a kind's well-known file contributes, given that file's content (absent: none). */
+/** The facts a kind's well-known file contributes, given that file's parsed YAML (absent: none). */
 export function factRows(
   kind: RepositoryKind,
   id: RecordId,
   head: CommitRecord,
-  wellKnown: Buffer | undefined,
+  wellKnown: YamlMapping | undefined,
   patientCreatedAt: string | undefined,
 ): FactRows {
   if (kind === 'demographics') {
-    const facts = wellKnown === undefined ? undefined : patientFacts(wellKnown);
+    const facts = patientFacts(wellKnown);
     if (facts === undefined) return { patient: null };
     return {
       patient: {
@@ -140,10 +140,10 @@ export function factRows(
     };
   }
   if (kind === 'clinical') {
-    const patientId = wellKnown === undefined ? undefined : ehrSubject(wellKnown);
+    const patientId = ehrSubject(wellKnown);
     return { clinicalLink: patientId === undefined ? null : { from: id, to: patientId, commitSha: head.id } };
   }
-  const clinicalId = wellKnown === undefined ? undefined : coordinationClinicalId(wellKnown);
+  const clinicalId = coordinationClinicalId(wellKnown);
   return {
     coordinationLink: clinicalId === undefined ? null : { from: id, to: clinicalId, commitSha: head.id },
   };
@@ -165,13 +165,13 @@ export async function buildRepositoryRows(
   const files = await repository.listFileIds(head.id);
   const dates = await fileDates(repository, head, new Set(files.map((f) => f.path)));
   const documents: DocumentRow[] = [];
-  let wellKnown: Buffer | undefined;
+  let wellKnown: YamlMapping | undefined;
   for (const file of files) {
     const known = dates.get(file.path);
     const updated = known?.updated ?? head;
-    const content = await repository.readBlob(file.id);
-    if (file.path === WELL_KNOWN_FILE[kind]) wellKnown = content;
-    documents.push(documentRow(kind, id, file.path, content, known?.created ?? updated, updated));
+    const summary = summariseDocument(file.path, await repository.readBlob(file.id));
+    if (file.path === WELL_KNOWN_FILE[kind]) wellKnown = summary.yaml;
+    documents.push(documentRow(kind, id, file.path, summary, known?.created ?? updated, updated));
   }
   const patientFileCreated = documents.find((d) => d.path === 'patient.yaml')?.createdAt;
   return {

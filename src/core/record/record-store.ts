@@ -2,7 +2,7 @@
 // patient records all-or-nothing, commits validated changes with the controlled vocabulary,
 // reads files and history, and runs recovery and maintenance. Repository objects are cached
 // (bounded) so each one's in-process write queue is shared by every caller.
-import { mkdirSync, renameSync, statSync } from 'node:fs';
+import { mkdirSync, readdirSync, renameSync, statSync } from 'node:fs';
 import { mkdir, readdir, readFile, rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -14,6 +14,7 @@ import { formatCommitMessage, type Action, type Trailer } from '../commit/commit
 import { newRecordId, parseRecordId, type RecordId } from '../ids/record-id.js';
 import type { CommitHeader } from '../git/commit-object.js';
 import { isObjectId, type ObjectId } from '../git/git-object.js';
+import { readRef } from '../git/refs.js';
 import { parseRepoPath, type RepoPath } from '../git/repo-path.js';
 import {
   DEFAULT_REPOSITORY_OPTIONS,
@@ -154,22 +155,26 @@ export class RecordStore {
     }
   }
 
-  /** Every id of one kind of repository on disk, in shard order (streamed, not collected). */
+  /**
+   * Every id of one kind of repository on disk, in shard order (streamed, not collected). Each
+   * shard directory is read synchronously: a handful of entries, cheaper to read at once than
+   * through a thread-pool round trip, and the generator yields between them.
+   */
   async *listRecordIds(kind: RepositoryKind): AsyncGenerator<RecordId> {
     const root = join(this.dataDir, parseKind(kind));
-    const list = async (dir: string) => {
+    const list = (dir: string) => {
       try {
-        return (await readdir(dir)).sort();
+        return readdirSync(dir).sort();
       } catch (error) {
         if (isErrno(error, 'ENOENT') || isErrno(error, 'ENOTDIR')) return [];
         throw error;
       }
     };
-    for (const s1 of await list(root)) {
+    for (const s1 of list(root)) {
       if (!/^[0-9a-f]{2}$/.test(s1)) continue;
-      for (const s2 of await list(join(root, s1))) {
+      for (const s2 of list(join(root, s1))) {
         if (!/^[0-9a-f]{2}$/.test(s2)) continue;
-        for (const name of await list(join(root, s1, s2))) {
+        for (const name of list(join(root, s1, s2))) {
           if (/^[0-9a-f]{32}$/.test(name) && name.startsWith(`${s1}${s2}`)) yield name as RecordId;
         }
       }
@@ -223,6 +228,14 @@ export class RecordStore {
     }
     this.#repositories.set(dir, repository);
     return repository;
+  }
+
+  /**
+   * The commit a repository's branch points at, read straight from its ref without opening the
+   * repository (for scans of every repository); undefined when it has no commit or does not exist.
+   */
+  head(kind: RepositoryKind, id: RecordId): ObjectId | undefined {
+    return readRef(join(repositoryDir(this.dataDir, parseKind(kind), id), '.git'));
   }
 
   /** An existing repository; NOT_FOUND when the id names none. */

@@ -1,0 +1,107 @@
+// The projection reads YAML with js-yaml (yaml-mapping.ts) while the record's files are written
+// with the `yaml` package: the two must agree on every value, or a reindex would project
+// something other than what the file says. Checked on the files the record store writes, on
+// scalars whose type differs between YAML 1.1 and 1.2, and on random values written by `yaml`.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import fc from 'fast-check';
+import { parse, stringify } from 'yaml';
+import { parseYamlMapping } from '../src/projection/yaml-mapping.js';
+import { renderInitialCoordinationStatus } from '../src/core/record/coordination-status.js';
+import { renderEhrStatus } from '../src/core/record/ehr-status.js';
+import { renderPatient } from '../src/core/record/patient-resource.js';
+import type { RecordId } from '../src/core/ids/record-id.js';
+import { patientYaml } from './support/fixtures.js';
+
+const clinicalId = 'c'.repeat(32) as RecordId;
+const demographicsId = 'd'.repeat(32) as RecordId;
+const coordinationId = 'e'.repeat(32) as RecordId;
+
+function assertAgree(text: string, label: string): void {
+  const parsed = parseYamlMapping(text);
+  assert.ok(parsed !== undefined, `${label}: parsed as a mapping`);
+  assert.deepEqual(parsed, parse(text), label);
+}
+
+test('the files the record store writes read the same with either parser', () => {
+  assertAgree(
+    renderPatient(
+      demographicsId,
+      { givenNames: ['Testy', 'Synthia'], familyName: "O'Fixture-Ñúñez", birthDate: '1970-01-02' },
+      new Date(0),
+    ),
+    'patient.yaml',
+  );
+  assertAgree(renderEhrStatus(clinicalId, demographicsId, 'vpr'), 'ehr_status.yaml');
+  assertAgree(renderInitialCoordinationStatus(coordinationId, clinicalId), 'COORDINATION_STATUS.yaml');
+  assertAgree(
+    patientYaml(demographicsId, 'Fixture', ['Testy'], {
+      active: false,
+      telecom: [{ system: 'phone', value: '+447700900123' }],
+    }),
+    'a rewritten patient.yaml',
+  );
+});
+
+test('scalars that YAML 1.1 and 1.2 type differently resolve as the yaml package resolves them', () => {
+  const text = [
+    'date: 2001-12-14',
+    'stamp: 2001-12-14t21:59:43.10-05:00',
+    'yes_word: yes',
+    'no_word: no',
+    'on_word: on',
+    'octal_11: 0o14',
+    'octal_12: 014',
+    'sexagesimal: 1:20',
+    'float: 1.50',
+    'exp: 6.8523015e+5',
+    'infinity: .inf',
+    'not_a_number: .nan',
+    'tilde: ~',
+    'empty:',
+    'bools: [true, false, True, FALSE]',
+    'quoted: "0123"',
+    'block: |',
+    '  line one',
+    '  line two',
+    'folded: >',
+    '  folded',
+    '  text',
+    '',
+  ].join('\n');
+  assertAgree(text, 'edge scalars');
+});
+
+test('anything the yaml package writes, js-yaml reads back the same', () => {
+  const scalar = fc.oneof(
+    fc.string(),
+    fc.integer(),
+    fc.boolean(),
+    fc.constant(null),
+    fc.double({ noNaN: true, noDefaultInfinity: true }),
+    fc.constantFrom('2020-01-01', 'yes', 'no', '0o17', '017', '1e3', '~', 'null', '---', '# not a comment'),
+  );
+  const value = fc.letrec((tie) => ({
+    node: fc.oneof(
+      { depthSize: 'small' },
+      scalar,
+      fc.array(tie('node'), { maxLength: 4 }),
+      fc.dictionary(fc.string({ minLength: 1 }), tie('node'), { maxKeys: 4 }),
+    ),
+  })).node;
+  fc.assert(
+    fc.property(fc.dictionary(fc.string({ minLength: 1 }), value, { minKeys: 1, maxKeys: 6 }), (mapping) => {
+      const text = stringify(mapping);
+      assert.deepEqual(parseYamlMapping(text), parse(text));
+    }),
+    { numRuns: 300 },
+  );
+});
+
+test('what is not a mapping, or not YAML, is no mapping', () => {
+  assert.equal(parseYamlMapping('- a\n- b\n'), undefined);
+  assert.equal(parseYamlMapping('just text'), undefined);
+  assert.equal(parseYamlMapping('a: [unclosed\n'), undefined);
+  assert.equal(parseYamlMapping('a: 1\na: 2\n'), undefined, 'a duplicate key is an error in both');
+  assert.equal(parseYamlMapping(''), undefined);
+});
