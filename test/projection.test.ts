@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import fc from 'fast-check';
 import { migrate } from '../src/projection/migrations.js';
 import { Projector } from '../src/projection/projector.js';
-import { reindex } from '../src/projection/reindex.js';
+import { PROJECTION_TABLES, reindex } from '../src/projection/reindex.js';
 import type { SqlClient } from '../src/projection/sql-client.js';
 import { RecordStore } from '../src/core/record/record-store.js';
 import { careLocation, clinician, demographics, patientYaml } from './support/fixtures.js';
@@ -31,7 +31,35 @@ async function projectedStore(t: TestContext, client: SqlClient, project = true)
   return { store, projector, dataDir };
 }
 
+/** Each projection table's indexes and constraints, with the names PostgreSQL chose left out. */
+async function schemaShape(client: SqlClient): Promise<string[]> {
+  const rows = await client.query<{ shape: string }>(
+    `SELECT t.relname || ': ' || regexp_replace(pg_get_indexdef(i.indexrelid), '^(CREATE (UNIQUE )?INDEX) \\S+ ON \\S+', '\\1')
+              || coalesce(' as ' || pg_get_constraintdef(c.oid), '') AS shape
+       FROM pg_index i
+       JOIN pg_class t ON t.oid = i.indrelid
+       LEFT JOIN pg_constraint c ON c.conindid = i.indexrelid AND c.conrelid = i.indrelid
+      WHERE t.relnamespace = current_schema()::regnamespace
+        AND t.relname = ANY($1::text[])`,
+    [PROJECTION_TABLES],
+  );
+  return rows.map((r) => r.shape).sort();
+}
+
 for (const backend of backends) {
+  test(`[${backend.name}] a reindex leaves every index and key as the migrations made them`, async (t) => {
+    const client = await backend.open(t);
+    const { store } = await projectedStore(t, client);
+    await store.createFullRecord({ demographics, author: clinician, careLocation });
+    const migrated = await schemaShape(client);
+    assert.ok(migrated.length >= 12, `the migrations made ${migrated.length} indexes`);
+    assert.ok(migrated.some((shape) => shape.includes('as PRIMARY KEY (kind, id)')));
+    for (let round = 1; round <= 2; round++) {
+      await reindex(client, store);
+      assert.deepEqual(await schemaShape(client), migrated, `after reindex ${round}`);
+    }
+  });
+
   test(`[${backend.name}] migrations apply once`, async (t) => {
     const client = await backend.open(t);
     assert.deepEqual(await migrate(client), []);

@@ -20,7 +20,7 @@ import {
 } from './repository-rows.js';
 import { summariseDocument } from './document-summary.js';
 import type { RowBuilder } from './row-builder-pool.js';
-import { upsertDocuments, writeFacts, writeRepositoryRows } from './row-writer.js';
+import { fillRepositoryRows, upsertDocuments, writeFacts, writeRepositoryRows } from './row-writer.js';
 import type { SqlClient } from './sql-client.js';
 import { parseYamlMapping, type YamlMapping } from './yaml-mapping.js';
 
@@ -154,7 +154,7 @@ export class Projector {
     const writeNext = async () => {
       const rows = await building.shift()!;
       await writing;
-      writing = this.#client.transaction((tx) => writeRepositoryRows(tx, rows));
+      writing = this.#client.transaction((tx) => fillRepositoryRows(tx, rows));
       // Awaited on the next round; until then a failure must not count as unhandled.
       writing.catch(() => undefined);
       void writing.then(

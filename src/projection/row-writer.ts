@@ -1,24 +1,32 @@
 // Writing projection rows, many repositories per statement: each table is written with one
 // statement per batch over unnest()ed arrays, so a reindex pays a handful of round trips per
-// few hundred repositories instead of a dozen per repository.
+// few hundred repositories instead of a dozen per repository. Live projection replaces what a
+// repository contributed (delete, then upsert); a reindex fills fresh shadow tables, where every
+// row is new, with plain inserts (`fillRepositoryRows`).
 import type { SqlClient } from './sql-client.js';
 import type { DocumentRow, LinkRow, PatientRow, RepositoryRows } from './repository-rows.js';
+
+/** `upsert` replaces rows that exist; `insert` is for tables known to hold none of these keys. */
+type WriteMode = 'upsert' | 'insert';
 
 const DOCUMENT_COLUMNS =
   'kind, repo_id, path, doc_kind, title, snippet, author_name, created_at, updated_at, sha256, commit_sha';
 
-/** Inserts or replaces document rows (created_at of an existing row is kept). */
-export async function upsertDocuments(tx: SqlClient, rows: readonly DocumentRow[]): Promise<void> {
+async function writeDocuments(tx: SqlClient, rows: readonly DocumentRow[], mode: WriteMode): Promise<void> {
   if (rows.length === 0) return;
   const column = <K extends keyof DocumentRow>(key: K) => rows.map((r) => r[key]);
   await tx.query(
     `INSERT INTO documents (${DOCUMENT_COLUMNS})
      SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
                           $8::timestamptz[], $9::timestamptz[], $10::text[], $11::text[])
-     ON CONFLICT (kind, repo_id, path) DO UPDATE SET
+     ${
+       mode === 'insert'
+         ? ''
+         : `ON CONFLICT (kind, repo_id, path) DO UPDATE SET
        doc_kind = excluded.doc_kind, title = excluded.title, snippet = excluded.snippet,
        author_name = excluded.author_name, updated_at = excluded.updated_at,
-       sha256 = excluded.sha256, commit_sha = excluded.commit_sha`,
+       sha256 = excluded.sha256, commit_sha = excluded.commit_sha`
+     }`,
     [
       column('kind'),
       column('repoId'),
@@ -35,7 +43,12 @@ export async function upsertDocuments(tx: SqlClient, rows: readonly DocumentRow[
   );
 }
 
-async function upsertPatients(tx: SqlClient, rows: readonly PatientRow[]): Promise<void> {
+/** Inserts or replaces document rows (created_at of an existing row is kept). */
+export async function upsertDocuments(tx: SqlClient, rows: readonly DocumentRow[]): Promise<void> {
+  await writeDocuments(tx, rows, 'upsert');
+}
+
+async function writePatients(tx: SqlClient, rows: readonly PatientRow[], mode: WriteMode): Promise<void> {
   if (rows.length === 0) return;
   const column = <K extends keyof PatientRow>(key: K) => rows.map((r) => r[key]);
   await tx.query(
@@ -45,12 +58,16 @@ async function upsertPatients(tx: SqlClient, rows: readonly PatientRow[]): Promi
        $7::text[], $8::text[], $9::boolean[], $10::text[], $11::timestamptz[], $12::timestamptz[])
        AS p(patient_id, family_name, given_names, family_name_key, given_name_key, birth_date, email, phone,
             deleted, version, created_at, updated_at)
-     ON CONFLICT (patient_id) DO UPDATE SET
+     ${
+       mode === 'insert'
+         ? ''
+         : `ON CONFLICT (patient_id) DO UPDATE SET
        family_name = excluded.family_name, given_names = excluded.given_names,
        family_name_key = excluded.family_name_key, given_name_key = excluded.given_name_key,
        birth_date = excluded.birth_date, email = excluded.email, phone = excluded.phone,
        deleted = excluded.deleted, version = excluded.version, created_at = excluded.created_at,
-       updated_at = excluded.updated_at, commit_sha = excluded.commit_sha`,
+       updated_at = excluded.updated_at, commit_sha = excluded.commit_sha`
+     }`,
     [
       column('patientId'),
       column('familyName'),
@@ -68,46 +85,59 @@ async function upsertPatients(tx: SqlClient, rows: readonly PatientRow[]): Promi
   );
 }
 
-async function replaceLinks(
-  tx: SqlClient,
-  table: 'clinical_links' | 'coordination_links',
-  ids: readonly string[],
-  rows: readonly LinkRow[],
-): Promise<void> {
-  if (ids.length === 0) return;
-  const [key, target] =
-    table === 'clinical_links' ? ['clinical_id', 'patient_id'] : ['coordination_id', 'clinical_id'];
-  await tx.query(`DELETE FROM ${table} WHERE ${key} = ANY($1::text[])`, [ids]);
+type LinkTable = 'clinical_links' | 'coordination_links';
+
+const LINK_COLUMNS: Readonly<Record<LinkTable, readonly [string, string]>> = {
+  clinical_links: ['clinical_id', 'patient_id'],
+  coordination_links: ['coordination_id', 'clinical_id'],
+};
+
+async function insertLinks(tx: SqlClient, table: LinkTable, rows: readonly LinkRow[]): Promise<void> {
   if (rows.length === 0) return;
+  const [key, target] = LINK_COLUMNS[table];
   await tx.query(
     `INSERT INTO ${table} (${key}, ${target}, commit_sha) SELECT * FROM unnest($1::text[], $2::text[], $3::text[])`,
     [rows.map((r) => r.from), rows.map((r) => r.to), rows.map((r) => r.commitSha)],
   );
 }
 
+/** The link rows of the given repositories, of one kind. */
+function linksOf(batch: readonly RepositoryRows[], table: LinkTable): LinkRow[] {
+  return batch.flatMap((r) => {
+    const link = table === 'clinical_links' ? r.facts.clinicalLink : r.facts.coordinationLink;
+    return link ? [link] : [];
+  });
+}
+
+function patientsOf(batch: readonly RepositoryRows[]): PatientRow[] {
+  return batch.flatMap((r) => (r.facts.patient ? [r.facts.patient] : []));
+}
+
 /** The facts of each repository: patients upserted or removed, links replaced. */
 export async function writeFacts(tx: SqlClient, batch: readonly RepositoryRows[]): Promise<void> {
   const of = (kind: RepositoryRows['kind']) => batch.filter((r) => r.kind === kind);
-  const demographics = of('demographics');
-  const gone = demographics.filter((r) => r.facts.patient === null).map((r) => r.id);
+  const gone = of('demographics')
+    .filter((r) => r.facts.patient === null)
+    .map((r) => r.id);
   if (gone.length > 0) await tx.query('DELETE FROM patients WHERE patient_id = ANY($1::text[])', [gone]);
-  await upsertPatients(
-    tx,
-    demographics.flatMap((r) => (r.facts.patient ? [r.facts.patient] : [])),
-  );
-  const clinical = of('clinical');
-  await replaceLinks(
-    tx,
-    'clinical_links',
-    clinical.map((r) => r.id),
-    clinical.flatMap((r) => (r.facts.clinicalLink ? [r.facts.clinicalLink] : [])),
-  );
-  const coordination = of('coordination');
-  await replaceLinks(
-    tx,
-    'coordination_links',
-    coordination.map((r) => r.id),
-    coordination.flatMap((r) => (r.facts.coordinationLink ? [r.facts.coordinationLink] : [])),
+  await writePatients(tx, patientsOf(batch), 'upsert');
+  for (const [table, kind] of [
+    ['clinical_links', 'clinical'],
+    ['coordination_links', 'coordination'],
+  ] as const) {
+    const ids = of(kind).map((r) => r.id);
+    if (ids.length === 0) continue;
+    await tx.query(`DELETE FROM ${table} WHERE ${LINK_COLUMNS[table][0]} = ANY($1::text[])`, [ids]);
+    await insertLinks(tx, table, linksOf(batch, table));
+  }
+}
+
+async function recordHeads(tx: SqlClient, batch: readonly RepositoryRows[], mode: WriteMode): Promise<void> {
+  await tx.query(
+    `INSERT INTO repositories (kind, id, head_commit, projected_at)
+     SELECT kind, id, head, now() FROM unnest($1::text[], $2::text[], $3::text[]) AS r(kind, id, head)
+     ${mode === 'insert' ? '' : 'ON CONFLICT (kind, id) DO UPDATE SET head_commit = excluded.head_commit, projected_at = now()'}`,
+    [batch.map((r) => r.kind), batch.map((r) => r.id), batch.map((r) => r.head)],
   );
 }
 
@@ -124,10 +154,22 @@ export async function writeRepositoryRows(tx: SqlClient, batch: readonly Reposit
     batch.flatMap((r) => r.documents),
   );
   await writeFacts(tx, batch);
-  await tx.query(
-    `INSERT INTO repositories (kind, id, head_commit, projected_at)
-     SELECT kind, id, head, now() FROM unnest($1::text[], $2::text[], $3::text[]) AS r(kind, id, head)
-     ON CONFLICT (kind, id) DO UPDATE SET head_commit = excluded.head_commit, projected_at = now()`,
-    [batch.map((r) => r.kind), batch.map((r) => r.id), batch.map((r) => r.head)],
+  await recordHeads(tx, batch, 'upsert');
+}
+
+/**
+ * Adds the rows of repositories that the tables do not hold yet (a reindex's fresh shadow
+ * tables): plain inserts, with no lookups of rows to replace.
+ */
+export async function fillRepositoryRows(tx: SqlClient, batch: readonly RepositoryRows[]): Promise<void> {
+  if (batch.length === 0) return;
+  await writeDocuments(
+    tx,
+    batch.flatMap((r) => r.documents),
+    'insert',
   );
+  await writePatients(tx, patientsOf(batch), 'insert');
+  await insertLinks(tx, 'clinical_links', linksOf(batch, 'clinical_links'));
+  await insertLinks(tx, 'coordination_links', linksOf(batch, 'coordination_links'));
+  await recordHeads(tx, batch, 'insert');
 }
