@@ -72,6 +72,11 @@ test('vpr creates a record, shows its files and history, and reports errors with
     ),
     { checked: 3, projected: 0 },
   );
-  const human = await vpr(dataDir, ['reindex']);
+  const human = await vpr(dataDir, ['reindex', '--threads', '0']);
   assert.match(human.stdout, /^reindexed 3 repositories \(1 patients\) in [\d.]+ s: \d+ patients\/s/m);
+  for (const threads of ['-1', 'two', '65', '1.5']) {
+    const refused = await vpr(dataDir, ['reindex', `--threads=${threads}`]);
+    assert.equal(refused.code, 3, `--threads ${threads}`);
+    assert.match(refused.stderr, /^vpr: INVALID_INPUT: --threads: must be a whole number from 0 to 64/);
+  }
 });

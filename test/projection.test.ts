@@ -8,6 +8,10 @@ import { migrate } from '../src/projection/migrations.js';
 import { Projector } from '../src/projection/projector.js';
 import { PROJECTION_TABLES, reindex } from '../src/projection/reindex.js';
 import type { SqlClient } from '../src/projection/sql-client.js';
+import { readdir, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { isVprError } from '../src/core/errors.js';
+import { repositoryDir } from '../src/core/record/record-layout.js';
 import { RecordStore } from '../src/core/record/record-store.js';
 import { careLocation, clinician, demographics, patientYaml } from './support/fixtures.js';
 import { projectionBackends, snapshot } from './support/projection-backends.js';
@@ -59,6 +63,36 @@ for (const backend of backends) {
       assert.deepEqual(await schemaShape(client), migrated, `after reindex ${round}`);
     }
   });
+
+  for (const threads of [0, 2]) {
+    test(`[${backend.name}] a corrupt repository stops a reindex (${threads} threads) with a typed error naming it, and the projection is untouched`, async (t) => {
+      const client = await backend.open(t);
+      const { store, dataDir } = await projectedStore(t, client);
+      await store.createFullRecord({ demographics, author: clinician, careLocation });
+      const damaged = await store.createFullRecord({ demographics, author: clinician, careLocation });
+      const before = await snapshot(client);
+      // Flip bytes inside the pack's compressed data: the header and trailer still check out.
+      const packDir = join(repositoryDir(dataDir, 'clinical', damaged.clinicalId), '.git', 'objects', 'pack');
+      const pack = join(
+        packDir,
+        (await readdir(packDir)).find((name) => name.endsWith('.pack'))!,
+      );
+      const bytes = await readFile(pack);
+      for (let i = 40; i < bytes.length - 40; i += 7) bytes[i] = bytes[i]! ^ 0xff;
+      await writeFile(pack, bytes);
+      await assert.rejects(reindex(client, store, { threads }), (error: unknown) => {
+        assert.ok(isVprError(error, 'CORRUPT_REPOSITORY'), String(error));
+        assert.deepEqual(error.details, { kind: 'clinical', id: damaged.clinicalId });
+        return true;
+      });
+      assert.deepEqual(await snapshot(client), before);
+      const shadows = await client.query(
+        `SELECT table_name FROM information_schema.tables
+          WHERE table_schema = current_schema() AND table_name LIKE '%\\_\\_next'`,
+      );
+      assert.deepEqual(shadows, [], 'no shadow table is left behind');
+    });
+  }
 
   test(`[${backend.name}] migrations apply once`, async (t) => {
     const client = await backend.open(t);

@@ -5,13 +5,14 @@
 // each command parses its arguments, calls the record store and prints the result.
 import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
-import { VprError, isVprError, type ErrorCode } from '../core/errors.js';
+import { VprError, invalidInput, isVprError, type ErrorCode } from '../core/errors.js';
 import { parseCommitMessage } from '../core/commit/commit-message.js';
 import { REPOSITORY_KINDS, type RepositoryKind } from '../core/record/record-layout.js';
 import { RecordStore } from '../core/record/record-store.js';
 import { loadConfig } from '../config/config.js';
 import { Projection } from '../projection/projection.js';
 import { countRepositories } from '../projection/reindex.js';
+import { MAX_REINDEX_THREADS } from '../projection/row-builder-pool.js';
 import cliProgress from 'cli-progress';
 
 /** A progress bar on a terminal, nothing when output goes to a file or --json was asked for. */
@@ -37,7 +38,8 @@ const USAGE = `usage: vpr <command> [options]   (data directory: VPR_DATA_DIR, d
   diff <kind> <id> <path> <from-sha> <to-sha>
   recover <kind> <id>                      remove abandoned locks and rebuild the working tree from HEAD
   maintain <kind> <id>                     repack objects and refs under the write lock
-  reindex                                  rebuild the projection from Git (into new tables, then swap)
+  reindex [--threads <n>]                  rebuild the projection from Git (into new tables, then swap);
+                                           n threads read Git (default: one per core; 0: none)
   catch-up                                 project every repository whose HEAD the projection lacks
                                            (projection: DATABASE_URL, default PGlite in the data directory)
 
@@ -66,6 +68,14 @@ function kindOf(value: string | undefined): RepositoryKind {
   return value as RepositoryKind;
 }
 
+function threadCount(value: string): number {
+  const threads = Number(value);
+  if (!/^\d+$/.test(value) || threads > MAX_REINDEX_THREADS) {
+    throw invalidInput('--threads', `must be a whole number from 0 to ${MAX_REINDEX_THREADS}`);
+  }
+  return threads;
+}
+
 async function run(argv: readonly string[]): Promise<void> {
   const { values, positionals } = parseArgs({
     args: [...argv],
@@ -76,6 +86,7 @@ async function run(argv: readonly string[]): Promise<void> {
       path: { type: 'string' },
       limit: { type: 'string' },
       after: { type: 'string' },
+      threads: { type: 'string' },
       json: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
@@ -174,7 +185,10 @@ async function run(argv: readonly string[]): Promise<void> {
           const bar = progressBar(total, values.json);
           const started = performance.now();
           if (command === 'reindex') {
-            const result = await projection.reindex({ onProgress: (done) => bar?.update(done) });
+            const result = await projection.reindex({
+              onProgress: (done) => bar?.update(done),
+              ...(values.threads === undefined ? {} : { threads: threadCount(values.threads) }),
+            });
             bar?.stop();
             const rate = result.patients / Math.max(result.seconds, 1e-9);
             print(

@@ -136,7 +136,8 @@ export class Projector {
       { kind, id, head: commit.id, documents: [], facts: factRows(kind, id, commit, wellKnown, createdAt) },
     ]);
     await tx.query(
-      'UPDATE repositories SET head_commit = $3, projected_at = now() WHERE kind = $1 AND id = $2',
+      // clock_timestamp(), not now(): see recordHeads in row-writer.ts.
+      'UPDATE repositories SET head_commit = $3, projected_at = clock_timestamp() WHERE kind = $1 AND id = $2',
       [kind, id, commit.id],
     );
   }

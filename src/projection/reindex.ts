@@ -83,26 +83,34 @@ export async function reindex(
   options: ReindexOptions = {},
 ): Promise<ReindexResult> {
   const started = performance.now();
-  // On the database's clock, as the projected_at of every live projection is.
-  const [clock] = await client.query<{ at: string }>('SELECT clock_timestamp()::text AS at');
-  const indexes: string[] = [];
-  for (const table of PROJECTION_TABLES) {
-    await client.query(`DROP TABLE IF EXISTS ${table}__next`);
-    await client.query(`CREATE TABLE ${table}__next (LIKE ${table} INCLUDING ALL EXCLUDING INDEXES)`);
-    indexes.push(...(await indexStatements(client, table, `${table}__next`)));
-  }
+  // Checks the thread count before anything is written, and starts the threads meanwhile.
   const builder = rowBuilder(store.dataDir, options.threads);
   let checked: number;
+  let clock: { at: string } | undefined;
   try {
+    // On the database's clock, as the projected_at of every live projection is.
+    [clock] = await client.query<{ at: string }>('SELECT clock_timestamp()::text AS at');
+    const indexes: string[] = [];
+    for (const table of PROJECTION_TABLES) {
+      await client.query(`DROP TABLE IF EXISTS ${table}__next`);
+      await client.query(`CREATE TABLE ${table}__next (LIKE ${table} INCLUDING ALL EXCLUDING INDEXES)`);
+      indexes.push(...(await indexStatements(client, table, `${table}__next`)));
+    }
     checked = await new Projector(withTableSuffix(client, '__next'), store).projectAll(
       builder,
       options.onProgress,
     );
+    // Built once over the loaded rows: faster than keeping every index up to date row by row.
+    for (const statement of indexes) await client.query(statement);
+  } catch (error) {
+    // The live tables were never touched; the half-built shadows go.
+    for (const table of PROJECTION_TABLES) {
+      await client.query(`DROP TABLE IF EXISTS ${table}__next`).catch(() => undefined);
+    }
+    throw error;
   } finally {
     await builder.close();
   }
-  // Built once over the loaded rows: faster than keeping every index up to date row by row.
-  for (const statement of indexes) await client.query(statement);
   const changedMeanwhile = await client.transaction(async (tx) => {
     // Waits for live projections in flight; any that start later find the new tables.
     await tx.query(`LOCK TABLE ${PROJECTION_TABLES.join(', ')} IN ACCESS EXCLUSIVE MODE`);
@@ -119,8 +127,9 @@ export async function reindex(
   });
   // Fresh tables have no planner statistics; without them PostgreSQL may scan instead of seek.
   for (const table of PROJECTION_TABLES) await client.query(`ANALYZE ${table}`);
-  // A repository written after the build read it was projected live into the old tables, at or
-  // after the start (its projection began after its commit landed): project it again.
+  // A commit that landed after the start and that the build may have missed was projected live
+  // into the old tables after it landed, so with a projected_at after the start (the clock is
+  // read when the rows are written, after HEAD is read): project those repositories again.
   const live = new Projector(client, store);
   let caughtUp = 0;
   for (const { kind, id } of changedMeanwhile) {

@@ -5,10 +5,11 @@
 // writes to the database.
 import { availableParallelism } from 'node:os';
 import { Piscina } from 'piscina';
+import { invalidInput } from '../core/errors.js';
 import type { RecordId } from '../core/ids/record-id.js';
 import type { RepositoryKind } from '../core/record/record-layout.js';
 import type { RepositoryRows } from './repository-rows.js';
-import { buildRowBatch, type RowBuildTask } from './row-builder-worker.js';
+import { buildRowBatch, rowsOrThrow, type RowBuildResult, type RowBuildTask } from './row-builder-worker.js';
 
 export interface RowBuilder {
   /** How many batches may be in flight at once to keep every thread busy. */
@@ -17,26 +18,32 @@ export interface RowBuilder {
   close(): Promise<void>;
 }
 
+/** More threads than this only add memory: each holds its own copy of the Git and YAML code. */
+export const MAX_REINDEX_THREADS = 64;
+
 /** The default number of row-building threads: one per core the process may use. */
 export const defaultReindexThreads = (): number => availableParallelism();
 
 /** Builds rows in `threads` worker threads; 0 builds them in the calling thread. */
 export function rowBuilder(dataDir: string, threads: number = defaultReindexThreads()): RowBuilder {
-  if (threads <= 0) {
+  if (!Number.isInteger(threads) || threads < 0 || threads > MAX_REINDEX_THREADS) {
+    throw invalidInput('threads', `must be a whole number from 0 to ${MAX_REINDEX_THREADS}`);
+  }
+  if (threads === 0) {
     return {
       parallelism: 1,
-      build: (kind, ids) => buildRowBatch({ dataDir, kind, ids }),
+      build: async (kind, ids) => rowsOrThrow(await buildRowBatch({ dataDir, kind, ids })),
       close: async () => undefined,
     };
   }
-  const pool = new Piscina<RowBuildTask, RepositoryRows[]>({
+  const pool = new Piscina<RowBuildTask, RowBuildResult>({
     filename: new URL('./row-builder-worker.js', import.meta.url).href,
     minThreads: threads,
     maxThreads: threads,
   });
   return {
     parallelism: threads,
-    build: (kind, ids) => pool.run({ dataDir, kind, ids }),
+    build: async (kind, ids) => rowsOrThrow(await pool.run({ dataDir, kind, ids })),
     close: () => pool.destroy(),
   };
 }

@@ -132,11 +132,16 @@ export async function writeFacts(tx: SqlClient, batch: readonly RepositoryRows[]
   }
 }
 
+/**
+ * Records the commit each repository's rows came from, and when: the clock at this statement,
+ * not the transaction's start, so the time is later than the HEAD read it follows (a reindex
+ * relies on that to find what was projected while it ran, see reindex.ts).
+ */
 async function recordHeads(tx: SqlClient, batch: readonly RepositoryRows[], mode: WriteMode): Promise<void> {
   await tx.query(
     `INSERT INTO repositories (kind, id, head_commit, projected_at)
-     SELECT kind, id, head, now() FROM unnest($1::text[], $2::text[], $3::text[]) AS r(kind, id, head)
-     ${mode === 'insert' ? '' : 'ON CONFLICT (kind, id) DO UPDATE SET head_commit = excluded.head_commit, projected_at = now()'}`,
+     SELECT kind, id, head, clock_timestamp() FROM unnest($1::text[], $2::text[], $3::text[]) AS r(kind, id, head)
+     ${mode === 'insert' ? '' : 'ON CONFLICT (kind, id) DO UPDATE SET head_commit = excluded.head_commit, projected_at = excluded.projected_at'}`,
     [batch.map((r) => r.kind), batch.map((r) => r.id), batch.map((r) => r.head)],
   );
 }
