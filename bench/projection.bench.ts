@@ -13,6 +13,7 @@ import { MemoryReadCache, RedisReadCache, type ReadCache } from '../src/cache/re
 import { RecordStore } from '../src/core/record/record-store.js';
 import { Projection } from '../src/projection/projection.js';
 import { percentile } from './measure.js';
+import { lettersOf } from './synthetic-names.js';
 
 const PATIENTS = Number(process.env.VPR_BENCH_PATIENTS ?? 100_000);
 const DATA_DIR = resolve(process.env.VPR_BENCH_DIR ?? './.bench-projection');
@@ -22,15 +23,17 @@ const SAMPLES = Number(process.env.VPR_BENCH_SAMPLES ?? 2_000);
 const FAMILIES = 1_009;
 
 const author = { name: 'Bench Clinician', email: 'bench.clinician@example.invalid', role: 'Clinician' };
-const familyName = (i: number) => `Family${String(i % FAMILIES).padStart(4, '0')}`;
+const familyName = (i: number) => `Family${lettersOf(i % FAMILIES, 4)}`;
+/** Bumped whenever the generated patients change shape, so an old data set is not reused. */
+const DATA_FORMAT = 2;
 
 async function ensurePatients(): Promise<void> {
   const marker = resolve(DATA_DIR, 'bench-patients.json');
   const existing = await readFile(marker, 'utf8').then(
-    (text) => (JSON.parse(text) as { patients: number }).patients,
-    () => 0,
+    (text) => JSON.parse(text) as { patients: number; format?: number },
+    (): { patients: number; format?: number } => ({ patients: 0 }),
   );
-  if (existing === PATIENTS) {
+  if (existing.patients === PATIENTS && existing.format === DATA_FORMAT) {
     console.log(`Reusing ${PATIENTS} synthetic patients in ${DATA_DIR}`);
     return;
   }
@@ -49,9 +52,11 @@ async function ensurePatients(): Promise<void> {
         const i = next++;
         await store.createFullRecord({
           demographics: {
-            givenNames: [`Given${String(i % 997).padStart(3, '0')}`],
-            familyName: familyName(i),
-            birthDate: `${1930 + (i % 90)}-${String(1 + (i % 12)).padStart(2, '0')}-${String(1 + (i % 28)).padStart(2, '0')}`,
+            given_name: `Given${lettersOf(i % 997, 3)}`,
+            family_name: familyName(i),
+            date_of_birth: `${1930 + (i % 90)}-${String(1 + (i % 12)).padStart(2, '0')}-${String(1 + (i % 28)).padStart(2, '0')}`,
+            sex_at_birth: (['female', 'male', 'unknown'] as const)[i % 3],
+            gender_identity: (['woman', 'man', 'undisclosed'] as const)[i % 3],
           },
           author,
           careLocation: 'Bench Site',
@@ -64,7 +69,7 @@ async function ensurePatients(): Promise<void> {
     }),
   );
   await store.close();
-  await writeFile(marker, JSON.stringify({ patients: PATIENTS }));
+  await writeFile(marker, JSON.stringify({ patients: PATIENTS, format: DATA_FORMAT }));
   console.log(`Generated ${PATIENTS} patients in ${((performance.now() - started) / 1000).toFixed(0)} s`);
 }
 

@@ -25,7 +25,9 @@ import {
   renderInitialCoordinationStatus,
 } from '../src/core/record/coordination-status.js';
 import { EHR_STATUS_FILE, renderEhrStatus } from '../src/core/record/ehr-status.js';
-import { PATIENT_FILE, renderPatient } from '../src/core/record/patient-resource.js';
+import { PATIENT_FILE, renderPatient } from '../src/core/patient/fhir-patient.js';
+import type { Demographics } from '../src/core/patient/demographics.js';
+import { lettersOf } from './synthetic-names.js';
 import { REPOSITORY_KINDS, repositoryDir, type RepositoryKind } from '../src/core/record/record-layout.js';
 import { GITIGNORE, RecordStore } from '../src/core/record/record-store.js';
 import { Workload, type Measurement } from './measure.js';
@@ -93,12 +95,15 @@ async function git(cwd: string, args: readonly string[]): Promise<string> {
 }
 
 let patientSeq = 0;
-function syntheticDemographics() {
+function syntheticDemographics(): Demographics {
   patientSeq++;
   return {
-    givenNames: ['Bench'],
-    familyName: `Patient${String(patientSeq).padStart(4, '0')}`,
-    birthDate: '1970-01-01',
+    given_name: 'Bench',
+    family_name: `Patient${lettersOf(patientSeq, 4)}`,
+    date_of_birth: '1970-01-01',
+    sex_at_birth: 'unknown',
+    gender_identity: 'undisclosed',
+    consent_to_contact: false,
   };
 }
 

@@ -44,7 +44,14 @@ const author = {
 };
 const started = performance.now();
 const record = await store.createFullRecord({
-  demographics: { givenNames: ['Alex', 'Synthetic'], familyName: 'Testpatient', birthDate: '1980-04-01' },
+  demographics: {
+    given_name: 'Alex',
+    middle_name: 'Synthetic',
+    family_name: 'Testpatient',
+    date_of_birth: '1980-04-01',
+    sex_at_birth: 'unknown',
+    gender_identity: 'undisclosed',
+  },
   author,
   careLocation: 'Example General Hospital',
 });

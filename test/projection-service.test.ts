@@ -8,7 +8,7 @@ import { isVprError } from '../src/core/errors.js';
 import { RecordStore } from '../src/core/record/record-store.js';
 import { Projection } from '../src/projection/projection.js';
 import { reindex } from '../src/projection/reindex.js';
-import { careLocation, clinician, patientYaml } from './support/fixtures.js';
+import { careLocation, clinician, patientYaml, person } from './support/fixtures.js';
 import { DATABASE_URL, projectionBackends, snapshot } from './support/projection-backends.js';
 import { tempDir } from './support/temp-dir.js';
 
@@ -52,7 +52,7 @@ for (const backend of backends) {
     const ids: string[] = [];
     for (const [i, [family, given, birthDate]] of people.entries()) {
       const record = await store.createFullRecord({
-        demographics: { givenNames: given, familyName: family, birthDate },
+        demographics: person(family, given.join(' '), birthDate),
         author: clinician,
         careLocation,
       });
@@ -133,7 +133,7 @@ for (const backend of backends) {
         summary: `Note ${n}`,
         careLocation,
       });
-    const demographics = { givenNames: ['Down'], familyName: 'Time', birthDate: '1970-01-01' };
+    const demographics = person('Time', 'Down');
     const record = await store.createFullRecord({ demographics, author: clinician, careLocation });
     await write(record.clinicalId, 0);
     // Take the projection database away in the middle of a stream of writes.
@@ -188,7 +188,7 @@ for (const backend of backends) {
 for (const backend of backends) {
   test(`[${backend.name}] a reindex while writes go on ends equal to a fresh reindex`, async (t) => {
     const { store, projection } = await openService(t, backend.name);
-    const demographics = { givenNames: ['Busy'], familyName: 'Writer', birthDate: '1970-01-01' };
+    const demographics = person('Writer', 'Busy');
     const records = [];
     for (let i = 0; i < 6; i++)
       records.push(await store.createFullRecord({ demographics, author: clinician, careLocation }));

@@ -54,8 +54,8 @@ test('a full record is three sharded repositories, linked, each with one clean c
   const patient = parse(await readFile(join(dirs.demographics, 'patient.yaml'), 'utf8'));
   assert.equal(patient.resourceType, 'Patient');
   assert.equal(patient.id, record.demographicsId);
-  assert.deepEqual(patient.name[0].given, demographics.givenNames);
-  assert.equal(patient.birthDate, demographics.birthDate);
+  assert.deepEqual(patient.name[0].given, ['Testy', 'Synthia']);
+  assert.equal(patient.birthDate, demographics.date_of_birth);
   const ehr = parse(await readFile(join(dirs.clinical, 'ehr_status.yaml'), 'utf8'));
   assert.equal(ehr._type, 'EHR_STATUS');
   assert.equal(ehr.subject.external_ref.id.value, record.demographicsId);
@@ -70,8 +70,8 @@ test('invalid input creates nothing at all', async (t) => {
   const store = await openStore(t);
   const before = await listAll(store.dataDir);
   const bad = [
-    { demographics: { ...demographics, birthDate: '2999-01-01' }, author: clinician, careLocation },
-    { demographics: { ...demographics, givenNames: [] }, author: clinician, careLocation },
+    { demographics: { ...demographics, date_of_birth: '2999-01-01' }, author: clinician, careLocation },
+    { demographics: { ...demographics, given_name: ' ' }, author: clinician, careLocation },
     { demographics, author: { ...clinician, email: 'nope' }, careLocation },
     { demographics, author: clinician, careLocation: 'two\nlines' },
   ];

@@ -2,6 +2,7 @@
 // yaml-mapping.ts): the patient row from the FHIR Patient, and the links between the three
 // repositories from EHR_STATUS and COORDINATION_STATUS. Malformed files yield nothing rather
 // than a broken row.
+import { readPatient } from '../core/patient/fhir-patient.js';
 import type { YamlMapping } from './yaml-mapping.js';
 
 export interface PatientFacts {
@@ -18,27 +19,17 @@ export function nameKey(name: string): string {
   return name.normalize('NFKD').replace(/\p{M}/gu, '').toLowerCase().replace(/\s+/g, ' ').trim();
 }
 
-export function patientFacts(patient: YamlMapping | undefined): PatientFacts | undefined {
-  if (patient?.resourceType !== 'Patient') return undefined;
-  const names = Array.isArray(patient.name) ? (patient.name as Record<string, unknown>[]) : [];
-  const name = names.find((n) => n.use === 'official') ?? names[0];
-  const family = typeof name?.family === 'string' ? name.family : '';
-  const given = Array.isArray(name?.given)
-    ? (name.given as unknown[]).filter((g) => typeof g === 'string')
-    : [];
-  const telecom = Array.isArray(patient.telecom) ? (patient.telecom as Record<string, unknown>[]) : [];
-  const contact = (system: string) => {
-    const value = telecom.find((t) => t.system === system)?.value;
-    return typeof value === 'string' ? value : null;
-  };
-  const birthDate = typeof patient.birthDate === 'string' ? patient.birthDate : null;
+export function patientFacts(mapping: YamlMapping | undefined): PatientFacts | undefined {
+  const patient = readPatient(mapping);
+  if (patient === undefined) return undefined;
   return {
-    familyName: family,
-    givenNames: given.join(' '),
-    birthDate,
-    email: contact('email')?.toLowerCase() ?? null,
-    phone: contact('phone'),
-    deleted: patient.active === false,
+    familyName: patient.family_name,
+    givenNames:
+      patient.middle_name === undefined ? patient.given_name : `${patient.given_name} ${patient.middle_name}`,
+    birthDate: patient.date_of_birth,
+    email: patient.email?.toLowerCase() ?? null,
+    phone: patient.phone_e164 ?? null,
+    deleted: !patient.active,
   };
 }
 

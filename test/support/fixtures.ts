@@ -8,10 +8,24 @@ export const clinician = {
 };
 
 export const demographics = {
-  givenNames: ['Testy', 'Synthia'],
-  familyName: 'Fixture',
-  birthDate: '1970-01-02',
+  given_name: 'Testy',
+  middle_name: 'Synthia',
+  family_name: 'Fixture',
+  date_of_birth: '1970-01-02',
+  sex_at_birth: 'female',
+  gender_identity: 'woman',
 };
+
+/** Demographics for a named synthetic person (names without digits, as the rules require). */
+export function person(family: string, given: string, dateOfBirth = '1970-01-01') {
+  return {
+    given_name: given,
+    family_name: family,
+    date_of_birth: dateOfBirth,
+    sex_at_birth: 'unknown',
+    gender_identity: 'undisclosed',
+  };
+}
 
 export const careLocation = 'Synthetic General Hospital';
 

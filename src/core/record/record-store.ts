@@ -27,7 +27,8 @@ import type { FileChange } from '../git/tree-edit.js';
 import { isOwnerDead, writeLockOwnerFile } from '../git/write-lock.js';
 import { COORDINATION_STATUS_FILE, renderInitialCoordinationStatus } from './coordination-status.js';
 import { EHR_STATUS_FILE, renderEhrStatus } from './ehr-status.js';
-import { PATIENT_FILE, parseDemographics, renderPatient } from './patient-resource.js';
+import { parseDemographics } from '../patient/demographics.js';
+import { PATIENT_FILE, renderPatient } from '../patient/fhir-patient.js';
 import { REPOSITORY_KINDS, repositoryDir, stagingRoot, type RepositoryKind } from './record-layout.js';
 
 export const GITIGNORE = 'files/\n';
@@ -61,6 +62,13 @@ export interface FullRecordInput {
   readonly demographics: unknown;
   readonly author: unknown;
   readonly careLocation: unknown;
+  /** Further trailers on all three first commits (e.g. the acting API principal). */
+  readonly trailers?: readonly Trailer[];
+  /**
+   * The ids to use, chosen by the caller beforehand (an idempotent create records them before
+   * writing, so a retry after a crash finds the record it made); new ones otherwise.
+   */
+  readonly ids?: Readonly<Record<RepositoryKind, string>>;
 }
 
 export interface FullRecord {
@@ -88,6 +96,20 @@ export interface CommitChangeInput {
   readonly careLocation: unknown;
   readonly trailers?: readonly Trailer[];
   readonly extraHeaders?: readonly CommitHeader[];
+}
+
+function newRecordIds(): Record<RepositoryKind, RecordId> {
+  return { demographics: newRecordId(), clinical: newRecordId(), coordination: newRecordId() };
+}
+
+function parseRecordIds(ids: Readonly<Record<RepositoryKind, string>>): Record<RepositoryKind, RecordId> {
+  const parsed = {
+    demographics: parseRecordId(ids.demographics, 'ids.demographics'),
+    clinical: parseRecordId(ids.clinical, 'ids.clinical'),
+    coordination: parseRecordId(ids.coordination, 'ids.coordination'),
+  };
+  if (new Set(Object.values(parsed)).size !== 3) throw invalidInput('ids', 'must be three different ids');
+  return parsed;
 }
 
 function parseKind(kind: unknown): RepositoryKind {
@@ -259,10 +281,11 @@ export class RecordStore {
     const demographics = parseDemographics(input.demographics);
     const author = parseAuthor(input.author);
     const careLocation = parseSingleLine(input.careLocation, 'careLocation');
-    const ids = { demographics: newRecordId(), clinical: newRecordId(), coordination: newRecordId() };
+    const ids = input.ids === undefined ? newRecordIds() : parseRecordIds(input.ids);
     const now = new Date();
+    const trailers = input.trailers ?? [];
     const message = (domain: RepositoryKind, summary: string) =>
-      formatCommitMessage({ domain, action: 'create', summary, author, careLocation, trailers: [] });
+      formatCommitMessage({ domain, action: 'create', summary, author, careLocation, trailers });
     const plan: Record<RepositoryKind, { files: Record<string, string>; message: string }> = {
       demographics: {
         files: { [PATIENT_FILE]: renderPatient(ids.demographics, demographics, now) },
@@ -283,6 +306,11 @@ export class RecordStore {
     const durability = this.#repositoryOptions.durability;
     const staging = join(stagingRoot(this.dataDir), `${Date.now()}-${randomBytes(8).toString('hex')}`);
     const targets = REPOSITORY_KINDS.map((kind) => repositoryDir(this.dataDir, kind, ids[kind]));
+    if (targets.some((target) => statSync(target, { throwIfNoEntry: false }) !== undefined)) {
+      throw new VprError('ALREADY_EXISTS', 'a record with one of these ids exists already', {
+        details: { ids },
+      });
+    }
     const moved: string[] = [];
     try {
       mkdirSync(staging);
@@ -309,7 +337,15 @@ export class RecordStore {
       ]);
       await syncDirectory(staging, durability);
       for (const [i, kind] of REPOSITORY_KINDS.entries()) {
-        renameSync(join(staging, kind), targets[i]!);
+        try {
+          renameSync(join(staging, kind), targets[i]!);
+        } catch (error) {
+          // Another writer created the same id between the check above and here.
+          if (!isErrno(error, 'ENOTEMPTY') && !isErrno(error, 'EEXIST')) throw error;
+          throw new VprError('ALREADY_EXISTS', 'a record with one of these ids exists already', {
+            details: { ids },
+          });
+        }
         moved.push(targets[i]!);
       }
       await Promise.all(targets.map((target) => syncDirectory(dirname(target), durability)));
