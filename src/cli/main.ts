@@ -5,7 +5,8 @@
 // each command parses its arguments, calls the record store and prints the result.
 import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
-import { VprError, invalidInput, isVprError, type ErrorCode } from '../core/errors.js';
+import { VprError, invalidInput, isVprError } from '../core/errors.js';
+import { ERROR_STATUSES, USAGE_EXIT } from '../transport/error-statuses.js';
 import { parseCommitMessage } from '../core/commit/commit-message.js';
 import { REPOSITORY_KINDS, type RepositoryKind } from '../core/record/record-layout.js';
 import { RecordStore } from '../core/record/record-store.js';
@@ -44,19 +45,6 @@ const USAGE = `usage: vpr <command> [options]   (data directory: VPR_DATA_DIR, d
                                            (projection: DATABASE_URL, default PGlite in the data directory)
 
   <kind> is one of: ${REPOSITORY_KINDS.join(', ')}. Add --json for machine-readable output.`;
-
-/** Exit codes, one per error family (documented in README). */
-const EXIT: Partial<Record<ErrorCode, number>> & { usage: number; other: number } = {
-  usage: 2,
-  INVALID_INPUT: 3,
-  INVALID_ID: 3,
-  UNSAFE_PATH: 3,
-  NOT_FOUND: 4,
-  VERSION_CONFLICT: 5,
-  ALREADY_EXISTS: 5,
-  REPOSITORY_BUSY: 6,
-  other: 1,
-};
 
 function usage(message: string): never {
   throw new VprError('INVALID_INPUT', `${message}\n\n${USAGE}`, { details: { usage: true } });
@@ -223,16 +211,16 @@ try {
 } catch (error) {
   if (isVprError(error)) {
     console.error(`vpr: ${error.code}: ${error.message}`);
-    process.exitCode = error.details?.usage === true ? EXIT.usage : (EXIT[error.code] ?? EXIT.other);
+    process.exitCode = error.details?.usage === true ? USAGE_EXIT : ERROR_STATUSES[error.code].exit;
   } else if (
     error instanceof TypeError &&
     'code' in error &&
     String(error.code).startsWith('ERR_PARSE_ARGS')
   ) {
     console.error(`vpr: ${error.message}\n\n${USAGE}`);
-    process.exitCode = EXIT.usage;
+    process.exitCode = USAGE_EXIT;
   } else {
     console.error(`vpr: INTERNAL: ${error instanceof Error ? error.message : String(error)}`);
-    process.exitCode = EXIT.other;
+    process.exitCode = ERROR_STATUSES.INTERNAL.exit;
   }
 }

@@ -1,15 +1,23 @@
 // The one list of VPR error codes and the one error class every layer throws.
 // Each code is stable: clients, logs and docs rely on it. Messages never carry protected
 // health information; `details` carries field paths and machine-readable context only.
-// Transports map codes to HTTP/gRPC statuses in their own single table.
+// Every door maps codes to its statuses through one table: src/transport/error-statuses.ts.
 
 export const ERROR_CODES = {
   INVALID_INPUT: 'The request is malformed or a field fails validation.',
   INVALID_ID: 'An identifier is not in its canonical form.',
   UNSAFE_PATH: 'A path is absolute, escapes its root, or names a symlink or non-regular file.',
+  UNAUTHENTICATED: 'No valid API key was presented.',
+  FORBIDDEN: 'The API key lacks the scope this operation needs.',
   NOT_FOUND: 'The record, file or version does not exist.',
-  ALREADY_EXISTS: 'The record being created exists already.',
+  RECORD_DELETED: 'The record is deleted (soft); restore it to use it again.',
+  ALREADY_EXISTS: 'The record being created, or a value that must be unique, exists already.',
+  PRECONDITION_REQUIRED: 'The change must name the version it is based on (If-Match).',
   VERSION_CONFLICT: 'The record changed since the version the caller based its change on.',
+  IDEMPOTENCY_KEY_REUSED: 'The Idempotency-Key was used before with a different request.',
+  IDEMPOTENCY_IN_PROGRESS: 'A request with this Idempotency-Key is still being processed.',
+  PAYLOAD_TOO_LARGE: 'The request is larger than the configured limit.',
+  READ_ONLY: 'The service is in read-only mode and accepts no changes.',
   REPOSITORY_BUSY: 'Another writer held the record for longer than the bounded wait.',
   CORRUPT_REPOSITORY: 'Stored data failed an integrity check.',
   STORAGE_FAILURE: 'The storage layer failed; nothing was acknowledged.',
