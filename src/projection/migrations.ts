@@ -5,10 +5,30 @@
 // took 19 ms instead of well under 1 ms at 100,000 patients).
 import type { SqlClient } from './sql-client.js';
 
+/** A statement, or a step that needs to look at the schema first (for example at index names). */
+type MigrationStep = string | ((tx: SqlClient) => Promise<void>);
+
 interface Migration {
   readonly version: number;
   readonly name: string;
-  readonly sql: readonly string[];
+  readonly sql: readonly MigrationStep[];
+}
+
+/**
+ * Drops the unique indexes on one column of `patients`, whatever their names (a reindex gives
+ * swapped tables generated index names, so migrations find indexes by what they index).
+ */
+function dropUniqueIndexOn(column: string): MigrationStep {
+  return async (tx) => {
+    const rows = await tx.query<{ name: string }>(
+      `SELECT i.indexrelid::regclass::text AS name
+         FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY(i.indkey)
+        WHERE i.indrelid = 'patients'::regclass AND i.indisunique AND NOT i.indisprimary
+          AND i.indnatts = 1 AND a.attname = $1`,
+      [column],
+    );
+    for (const { name } of rows) await tx.query(`DROP INDEX ${name}`);
+  };
 }
 
 export const MIGRATIONS: readonly Migration[] = [
@@ -75,6 +95,48 @@ export const MIGRATIONS: readonly Migration[] = [
       `CREATE INDEX documents_by_kind ON documents (doc_kind, updated_at DESC, kind, repo_id, path)`,
     ],
   },
+  {
+    version: 2,
+    name: 'contact claims, idempotency keys and the audit log',
+    sql: [
+      // Git is the truth: the projection must hold whatever Git holds, even two live patients
+      // with one email. Uniqueness is the write path's rule, kept by contact_claims.
+      dropUniqueIndexOn('email'),
+      dropUniqueIndexOn('phone'),
+      `CREATE INDEX patients_by_email ON patients (email) WHERE email IS NOT NULL`,
+      `CREATE INDEX patients_by_phone ON patients (phone) WHERE phone IS NOT NULL`,
+      // Not a projection (a reindex leaves it alone): which patient holds a unique contact value
+      // ('email:…', 'phone:…') while its write goes to Git.
+      `CREATE TABLE contact_claims (
+        value text COLLATE "C" PRIMARY KEY,
+        patient_id text COLLATE "C" NOT NULL,
+        claimed_at timestamptz NOT NULL DEFAULT now()
+      )`,
+      `CREATE INDEX contact_claims_by_patient ON contact_claims (patient_id)`,
+      // Not a projection: the answers to requests made with an Idempotency-Key.
+      `CREATE TABLE idempotency_keys (
+        key_hash text COLLATE "C" PRIMARY KEY,
+        fingerprint text NOT NULL,
+        state text NOT NULL CHECK (state IN ('pending', 'done')),
+        reserved_ids text NOT NULL,
+        response text,
+        created_at timestamptz NOT NULL DEFAULT now(),
+        expires_at timestamptz NOT NULL
+      )`,
+      `CREATE INDEX idempotency_keys_by_expiry ON idempotency_keys (expires_at)`,
+      // A projection: one row per commit of a demographics repository.
+      `CREATE TABLE audit_log (
+        patient_id text COLLATE "C" NOT NULL,
+        commit_sha text COLLATE "C" NOT NULL,
+        occurred_at timestamptz NOT NULL,
+        actor text NOT NULL,
+        action text NOT NULL,
+        changed_fields text[] NOT NULL,
+        PRIMARY KEY (patient_id, commit_sha)
+      )`,
+      `CREATE INDEX audit_log_by_time ON audit_log (occurred_at DESC, patient_id, commit_sha)`,
+    ],
+  },
 ];
 
 /** Applies every migration not yet applied, in order; safe to run from several processes at once. */
@@ -92,7 +154,10 @@ export async function migrate(client: SqlClient): Promise<number[]> {
     const applied: number[] = [];
     for (const migration of MIGRATIONS) {
       if (done.has(migration.version)) continue;
-      for (const statement of migration.sql) await tx.query(statement);
+      for (const step of migration.sql) {
+        if (typeof step === 'string') await tx.query(step);
+        else await step(tx);
+      }
       await tx.query('INSERT INTO schema_migrations (version, name) VALUES ($1, $2)', [
         migration.version,
         migration.name,

@@ -20,7 +20,14 @@ import {
 } from './repository-rows.js';
 import { summariseDocument } from './document-summary.js';
 import type { RowBuilder } from './row-builder-pool.js';
-import { fillRepositoryRows, upsertDocuments, writeFacts, writeRepositoryRows } from './row-writer.js';
+import {
+  fillRepositoryRows,
+  insertAuditRows,
+  upsertDocuments,
+  writeFacts,
+  writeRepositoryRows,
+} from './row-writer.js';
+import { auditRowOfCommit } from './audit-rows.js';
 import type { SqlClient } from './sql-client.js';
 import { parseYamlMapping, type YamlMapping } from './yaml-mapping.js';
 
@@ -133,8 +140,16 @@ export class Projector {
           ? created.created_at.toISOString()
           : new Date(created.created_at).toISOString();
     await writeFacts(tx, [
-      { kind, id, head: commit.id, documents: [], facts: factRows(kind, id, commit, wellKnown, createdAt) },
+      {
+        kind,
+        id,
+        head: commit.id,
+        documents: [],
+        facts: factRows(kind, id, commit, wellKnown, createdAt),
+        audit: [],
+      },
     ]);
+    if (kind === 'demographics') await insertAuditRows(tx, [await auditRowOfCommit(id, repository, commit)]);
     await tx.query(
       // clock_timestamp(), not now(): see recordHeads in row-writer.ts.
       'UPDATE repositories SET head_commit = $3, projected_at = clock_timestamp() WHERE kind = $1 AND id = $2',

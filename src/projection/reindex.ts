@@ -15,6 +15,7 @@ export const PROJECTION_TABLES = [
   'patients',
   'clinical_links',
   'coordination_links',
+  'audit_log',
 ];
 
 const TABLE_NAME = new RegExp(`\\b(${PROJECTION_TABLES.join('|')})\\b`, 'g');

@@ -16,6 +16,8 @@ import {
   type PatientFacts,
 } from './record-facts.js';
 import type { YamlMapping } from './yaml-mapping.js';
+import { auditRowsOfHistory, type AuditRow } from './audit-rows.js';
+import { readPatient } from '../core/patient/fhir-patient.js';
 
 export interface DocumentRow {
   readonly kind: RepositoryKind;
@@ -62,6 +64,8 @@ export interface RepositoryRows {
   readonly head: ObjectId;
   readonly documents: readonly DocumentRow[];
   readonly facts: FactRows;
+  /** Demographics only: one row per commit (audit-rows.ts). */
+  readonly audit: readonly AuditRow[];
 }
 
 /** How far back a full projection looks for each file's first and last change. */
@@ -180,5 +184,7 @@ export async function buildRepositoryRows(
     head: head.id,
     documents,
     facts: factRows(kind, id, head, wellKnown, patientFileCreated),
+    audit:
+      kind === 'demographics' ? await auditRowsOfHistory(id, repository, head, readPatient(wellKnown)) : [],
   };
 }

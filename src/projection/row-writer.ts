@@ -4,6 +4,7 @@
 // repository contributed (delete, then upsert); a reindex fills fresh shadow tables, where every
 // row is new, with plain inserts (`fillRepositoryRows`).
 import type { SqlClient } from './sql-client.js';
+import type { AuditRow } from './audit-rows.js';
 import type { DocumentRow, LinkRow, PatientRow, RepositoryRows } from './repository-rows.js';
 
 /** `upsert` replaces rows that exist; `insert` is for tables known to hold none of these keys. */
@@ -146,6 +147,32 @@ async function recordHeads(tx: SqlClient, batch: readonly RepositoryRows[], mode
   );
 }
 
+/** Adds audit rows; a commit already recorded is left as it is (its row never changes). */
+export async function insertAuditRows(
+  tx: SqlClient,
+  rows: readonly AuditRow[],
+  mode: WriteMode = 'upsert',
+): Promise<void> {
+  if (rows.length === 0) return;
+  await tx.query(
+    `INSERT INTO audit_log (patient_id, commit_sha, occurred_at, actor, action, changed_fields)
+     SELECT r.patient_id, r.commit_sha, r.occurred_at, r.actor, r.action,
+            CASE WHEN r.fields = '' THEN '{}'::text[] ELSE string_to_array(r.fields, chr(31)) END
+       FROM unnest($1::text[], $2::text[], $3::timestamptz[], $4::text[], $5::text[], $6::text[])
+         AS r(patient_id, commit_sha, occurred_at, actor, action, fields)
+     ${mode === 'insert' ? '' : 'ON CONFLICT (patient_id, commit_sha) DO NOTHING'}`,
+    [
+      rows.map((r) => r.patientId),
+      rows.map((r) => r.commitSha),
+      rows.map((r) => r.occurredAt),
+      rows.map((r) => r.actor),
+      rows.map((r) => r.action),
+      // One text per row (unnest cannot take ragged arrays), fields joined by the unit separator.
+      rows.map((r) => r.changedFields.join('\u001f')),
+    ],
+  );
+}
+
 /** Replaces everything the given repositories contribute, and records the commit each came from. */
 export async function writeRepositoryRows(tx: SqlClient, batch: readonly RepositoryRows[]): Promise<void> {
   if (batch.length === 0) return;
@@ -159,6 +186,14 @@ export async function writeRepositoryRows(tx: SqlClient, batch: readonly Reposit
     batch.flatMap((r) => r.documents),
   );
   await writeFacts(tx, batch);
+  const demographics = batch.filter((r) => r.kind === 'demographics').map((r) => r.id);
+  if (demographics.length > 0) {
+    await tx.query('DELETE FROM audit_log WHERE patient_id = ANY($1::text[])', [demographics]);
+  }
+  await insertAuditRows(
+    tx,
+    batch.flatMap((r) => r.audit),
+  );
   await recordHeads(tx, batch, 'upsert');
 }
 
@@ -176,5 +211,10 @@ export async function fillRepositoryRows(tx: SqlClient, batch: readonly Reposito
   await writePatients(tx, patientsOf(batch), 'insert');
   await insertLinks(tx, 'clinical_links', linksOf(batch, 'clinical_links'));
   await insertLinks(tx, 'coordination_links', linksOf(batch, 'coordination_links'));
+  await insertAuditRows(
+    tx,
+    batch.flatMap((r) => r.audit),
+    'insert',
+  );
   await recordHeads(tx, batch, 'insert');
 }

@@ -72,6 +72,7 @@ export async function snapshot(client: SqlClient): Promise<Record<string, unknow
     clinical_links: 'SELECT * FROM clinical_links ORDER BY clinical_id',
     coordination_links: 'SELECT * FROM coordination_links ORDER BY coordination_id',
     documents: 'SELECT * FROM documents ORDER BY kind, repo_id, path',
+    audit_log: 'SELECT * FROM audit_log ORDER BY patient_id, commit_sha',
   };
   const result: Record<string, unknown[]> = {};
   for (const [name, sql] of Object.entries(tables)) {

@@ -175,3 +175,18 @@ export function readPatient(patient: Mapping | undefined): StoredPatient | undef
     active: patient.active !== false,
   };
 }
+
+/** The Patient API fields that differ between two stored versions (`is_deleted` for `active`). */
+export function changedPatientFields(
+  before: StoredPatient | undefined,
+  after: StoredPatient | undefined,
+): string[] {
+  const fields = new Set<string>([...Object.keys(before ?? {}), ...Object.keys(after ?? {})]);
+  const changed: string[] = [];
+  for (const field of [...fields].sort()) {
+    const a = (before as Record<string, unknown> | undefined)?.[field];
+    const b = (after as Record<string, unknown> | undefined)?.[field];
+    if (JSON.stringify(a) !== JSON.stringify(b)) changed.push(field === 'active' ? 'is_deleted' : field);
+  }
+  return changed;
+}
