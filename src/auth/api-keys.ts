@@ -58,8 +58,13 @@ export class ApiKeys {
       if (timingSafeEqual(hash, key.sha256) && found === undefined) found = key;
     }
     if (found === undefined) return undefined;
-    const { sha256: _hash, ...principal } = found;
-    return principal;
+    return {
+      keyId: found.keyId,
+      principal: found.principal,
+      scopes: found.scopes,
+      author: found.author,
+      careLocation: found.careLocation,
+    };
   }
 
   get size(): number {
