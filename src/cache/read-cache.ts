@@ -21,6 +21,8 @@ export interface ReadCache {
   /** Makes every cached list page unreachable, on this node and (with Redis) on every other. */
   invalidatePages(): Promise<void>;
   stats(): { hits: number; misses: number };
+  /** Whether the cache answers (always, in process). */
+  ping(): Promise<boolean>;
   close(): Promise<void>;
 }
 
@@ -75,6 +77,10 @@ export class MemoryReadCache implements ReadCache {
 
   stats() {
     return { hits: this.#hits, misses: this.#misses };
+  }
+
+  async ping() {
+    return true;
   }
 
   async close() {
@@ -179,6 +185,10 @@ export class RedisReadCache implements ReadCache {
 
   stats() {
     return { hits: this.#hits, misses: this.#misses };
+  }
+
+  async ping() {
+    return this.#tolerant(async () => (await this.#redis.ping()) === 'PONG', false);
   }
 
   async close() {

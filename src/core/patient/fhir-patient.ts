@@ -3,7 +3,7 @@
 // extensions (docs/fhir-mapping.md). Reading is lenient — a file written by hand or by an older
 // version yields what it holds, with absent fields absent — because reading must never lose a
 // record; writing is strict, from validated Demographics only.
-import { stringify } from 'yaml';
+import { parseDocument, stringify } from 'yaml';
 import type { RecordId } from '../ids/record-id.js';
 import {
   GENDER_IDENTITY,
@@ -189,4 +189,15 @@ export function changedPatientFields(
     if (JSON.stringify(a) !== JSON.stringify(b)) changed.push(field === 'active' ? 'is_deleted' : field);
   }
   return changed;
+}
+
+/**
+ * `patient.yaml` with its `active` flag (soft deletion) and `meta.lastUpdated` changed and
+ * everything else exactly as it was, whoever wrote it.
+ */
+export function withActive(text: string, active: boolean, updatedAt: Date): string {
+  const document = parseDocument(text);
+  document.set('active', active);
+  document.setIn(['meta', 'lastUpdated'], updatedAt.toISOString());
+  return document.toString();
 }

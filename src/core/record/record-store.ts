@@ -154,6 +154,7 @@ export class RecordStore {
   #repositoryOptions: RepositoryOptions;
   readonly #repositories = new Map<string, GitRepository>();
   #onCommit: CommitListener | undefined;
+  readonly #commits: Record<RepositoryKind, number> = { clinical: 0, demographics: 0, coordination: 0 };
   #ownerFile: string | undefined;
 
   constructor(options: RecordStoreOptions) {
@@ -168,7 +169,13 @@ export class RecordStore {
     this.#onCommit = listener;
   }
 
+  /** Commits this store has made since it was opened, by kind (for metrics). */
+  commitCounts(): Readonly<Record<RepositoryKind, number>> {
+    return { ...this.#commits };
+  }
+
   async #notify(events: readonly CommitEvent[]): Promise<void> {
+    for (const event of events) this.#commits[event.kind]++;
     if (this.#onCommit === undefined) return;
     try {
       await this.#onCommit(events);

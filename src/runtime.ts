@@ -1,0 +1,189 @@
+// Putting the service together from its configuration: the record store, the projection and
+// its cache, the API keys, the services, and the doors that serve them (REST now; gRPC with
+// issue 7). Everything is passed in, nothing is global, so tests start as many independent
+// services as they like. `close` finishes in-flight requests before anything is shut.
+import { readFileSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import type { FastifyInstance } from 'fastify';
+import type { DestinationStream, Logger } from 'pino';
+import { loadApiKeys, type KeySource } from './auth/api-keys.js';
+import { MemoryReadCache, RedisReadCache, type ReadCache } from './cache/read-cache.js';
+import type { VprConfig } from './config/config.js';
+import { syncDirectory, unlinkQuietly, writeNewFile } from './core/fs/durable-file.js';
+import { RecordStore } from './core/record/record-store.js';
+import { ContactClaims } from './projection/contact-claims.js';
+import { IdempotencyStore } from './projection/idempotency-store.js';
+import { Projection } from './projection/projection.js';
+import { PatientService } from './services/patient-service.js';
+import { WriteSwitch } from './services/write-switch.js';
+import { buildHttpServer } from './transport/http/http-server.js';
+import { HttpMetrics, Tracing, createLogger } from './transport/http/observability.js';
+import type { ReadinessReport } from './transport/http/system-routes.js';
+
+export interface RuntimeOptions {
+  /** Where logs go (default: standard output). */
+  readonly logDestination?: DestinationStream;
+  /** PostgreSQL schema for the projection (tests use their own). */
+  readonly schema?: string;
+  /** Redis key prefix (tests use their own). */
+  readonly redisPrefix?: string;
+}
+
+export interface Runtime {
+  readonly config: VprConfig;
+  readonly logger: Logger;
+  readonly store: RecordStore;
+  readonly projection: Projection;
+  readonly http: FastifyInstance;
+  readonly keySource: KeySource;
+  readonly writes: WriteSwitch;
+  /** Starts listening; returns the URLs. */
+  listen(): Promise<string[]>;
+  /** Stops taking requests, finishes those in flight, then closes every resource. */
+  close(): Promise<void>;
+}
+
+function packageVersion(): string {
+  try {
+    const text = readFileSync(new URL('../../package.json', import.meta.url), 'utf8');
+    return (JSON.parse(text) as { version?: string }).version ?? '0.0.0';
+  } catch {
+    return '0.0.0';
+  }
+}
+
+/** Writes, fsyncs and removes a small file in the data directory: can the store write now? */
+async function storeWritable(dataDir: string): Promise<boolean> {
+  const probe = join(dataDir, '.locks', `ready-probe-${process.pid}`);
+  try {
+    await writeNewFile(probe, 'ready\n', 'fsync');
+    unlinkQuietly(probe);
+    await syncDirectory(join(dataDir, '.locks'), 'fsync');
+    readdirSync(dataDir);
+    return true;
+  } catch {
+    unlinkQuietly(probe);
+    return false;
+  }
+}
+
+async function withTimeout<T>(work: Promise<T>, ms: number, fallback: T): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<T>((resolve) => {
+    timer = setTimeout(() => resolve(fallback), ms);
+  });
+  try {
+    return await Promise.race([work.catch(() => fallback), timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+export async function startRuntime(config: VprConfig, options: RuntimeOptions = {}): Promise<Runtime> {
+  const logger = createLogger(config.logLevel, options.logDestination);
+  const store = new RecordStore({ dataDir: config.dataDir });
+  await store.open();
+  const { keys, source: keySource } = loadApiKeys({
+    dataDir: config.dataDir,
+    careLocation: config.careLocation,
+    ...(config.apiKey === undefined ? {} : { apiKey: config.apiKey }),
+    ...(config.keysFile === undefined ? {} : { keysFile: config.keysFile }),
+  });
+  const cache: ReadCache =
+    config.redisUrl === undefined
+      ? new MemoryReadCache()
+      : await RedisReadCache.connect(config.redisUrl, options.redisPrefix);
+  const projection = await Projection.open(
+    {
+      dataDir: config.dataDir,
+      cache,
+      applicationName: 'vpr',
+      ...(config.databaseUrl === undefined ? {} : { databaseUrl: config.databaseUrl }),
+      ...(options.schema === undefined ? {} : { schema: options.schema }),
+    },
+    store,
+  );
+  const caughtUp = await projection.catchUp();
+  logger.info(
+    { checked: caughtUp.checked, projected: caughtUp.projected, backend: projection.backend },
+    'projection caught up',
+  );
+  const writes = new WriteSwitch(config.readOnly);
+  const patients = new PatientService({
+    store,
+    projection,
+    cache,
+    claims: new ContactClaims(projection.client),
+    idempotency: new IdempotencyStore(projection.client, config.idempotencyHours),
+    writes,
+  });
+  const metrics = new HttpMetrics({
+    commits: () => store.commitCounts(),
+    missedProjections: () => projection.status().missedCommits,
+    cache: () => cache.stats(),
+    readOnly: () => writes.readOnly,
+  });
+  const readiness = async (): Promise<ReadinessReport> => {
+    const [storeOk, projectionOk, cacheOk] = await Promise.all([
+      withTimeout(storeWritable(config.dataDir), 2_000, false),
+      withTimeout(
+        projection.client.query('SELECT 1').then(() => true),
+        2_000,
+        false,
+      ),
+      config.redisUrl === undefined ? Promise.resolve(true) : withTimeout(cache.ping(), 2_000, false),
+    ]);
+    const checks: Record<string, { ok: boolean; detail?: string }> = {
+      store: { ok: storeOk, ...(storeOk ? {} : { detail: 'the data directory is not writable' }) },
+      projection: {
+        ok: projectionOk,
+        ...(projectionOk ? {} : { detail: 'the projection database does not answer' }),
+      },
+    };
+    if (config.redisUrl !== undefined) {
+      checks.redis = { ok: cacheOk, ...(cacheOk ? {} : { detail: 'Redis does not answer' }) };
+    }
+    return { ready: storeOk && projectionOk && cacheOk, checks };
+  };
+  const https =
+    config.tls === undefined
+      ? undefined
+      : { cert: readFileSync(config.tls.certFile), key: readFileSync(config.tls.keyFile) };
+  const deps = { patients, keys, metrics, tracing: new Tracing(), logger, writes, readiness };
+  const http = await buildHttpServer(deps, {
+    bodyLimit: config.bodyLimit,
+    version: packageVersion(),
+    ...(https === undefined ? {} : { https }),
+  });
+  // With TLS, plain HTTP is refused unless explicitly allowed, and then served on its own port.
+  const plain =
+    https !== undefined && config.allowHttp
+      ? await buildHttpServer(deps, { bodyLimit: config.bodyLimit, version: packageVersion() })
+      : undefined;
+
+  let closing: Promise<void> | undefined;
+  return {
+    config,
+    logger,
+    store,
+    projection,
+    http,
+    keySource,
+    writes,
+    async listen() {
+      const urls = [await http.listen({ host: config.host, port: config.httpPort })];
+      if (plain !== undefined)
+        urls.push(await plain.listen({ host: config.host, port: config.plainHttpPort }));
+      return urls;
+    },
+    close() {
+      closing ??= (async () => {
+        await Promise.all([http.close(), plain?.close()]);
+        await projection.close();
+        await cache.close();
+        await store.close();
+      })();
+      return closing;
+    },
+  };
+}
