@@ -141,7 +141,8 @@ export function registerPatientRoutes(app: FastifyInstance, patients: PatientSer
   );
 
   app.post<{ Params: { patient_id: string } }>(
-    '/api/v1/patients/:patient_id::restore',
+    // A literal colon after a parameter needs the parameter's pattern spelt out (find-my-way).
+    '/api/v1/patients/:patient_id(^[^:/]+)::restore',
     {
       config: { scope: 'patient:write' },
       schema: {

@@ -1,0 +1,108 @@
+// The whole service for HTTP tests: a runtime on a fresh data directory, with the embedded
+// PGlite projection or the machine's PostgreSQL (own schema) and Redis (own key prefix), API keys
+// of every kind, and its log lines captured so tests can read what it wrote.
+import { randomBytes } from 'node:crypto';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { TestContext } from 'node:test';
+import { Writable } from 'node:stream';
+import { hashApiKey } from '../../src/auth/api-keys.js';
+import { loadConfig } from '../../src/config/config.js';
+import { startRuntime, type Runtime } from '../../src/runtime.js';
+import { DATABASE_URL } from './projection-backends.js';
+import { REDIS_URL, redisPrefix } from './redis.js';
+import { tempDir } from './temp-dir.js';
+
+export const ADMIN_KEY = 'test-admin-key-0123456789abcdef';
+export const WRITER_KEY = 'test-writer-key-0123456789abcdef';
+export const READER_KEY = 'test-reader-key-0123456789abcdef';
+export const OTHER_WRITER_KEY = 'test-other-writer-key-0123456789';
+
+export type ServiceBackend = 'pglite' | 'postgres+redis';
+
+export interface TestService {
+  readonly runtime: Runtime;
+  readonly dataDir: string;
+  /** Everything the service logged, one JSON line each. */
+  logs(): string;
+  inject: Runtime['http']['inject'];
+}
+
+export async function startService(
+  t: TestContext,
+  backend: ServiceBackend = 'pglite',
+  env: Record<string, string> = {},
+): Promise<TestService> {
+  const dataDir = await tempDir(t);
+  const keysFile = join(dataDir, 'keys.yaml');
+  await writeFile(
+    keysFile,
+    JSON.stringify({
+      keys: [
+        {
+          id: 'admin',
+          principal: 'test-admin',
+          sha256: hashApiKey(ADMIN_KEY),
+          scopes: ['admin', 'patient:read'],
+        },
+        {
+          id: 'writer',
+          principal: 'test-reception',
+          sha256: hashApiKey(WRITER_KEY),
+          scopes: ['patient:read', 'patient:write'],
+          author: { name: 'Reception Desk', email: 'reception@example.invalid', role: 'Receptionist' },
+          care_location: 'Synthetic General Hospital',
+        },
+        { id: 'reader', principal: 'test-reader', sha256: hashApiKey(READER_KEY), scopes: ['patient:read'] },
+        {
+          id: 'other-writer',
+          principal: 'test-other',
+          sha256: hashApiKey(OTHER_WRITER_KEY),
+          scopes: ['patient:read', 'patient:write'],
+        },
+      ],
+    }),
+  );
+  const schema = `vpr_test_${randomBytes(6).toString('hex')}`;
+  const config = loadConfig({
+    VPR_DATA_DIR: dataDir,
+    VPR_KEYS_FILE: keysFile,
+    VPR_HTTP_PORT: '0',
+    VPR_LOG_LEVEL: 'info',
+    ...(backend === 'postgres+redis' ? { DATABASE_URL, REDIS_URL } : {}),
+    ...env,
+  });
+  const lines: string[] = [];
+  const destination = new Writable({
+    write(chunk: Buffer, _encoding, done) {
+      lines.push(chunk.toString('utf8'));
+      done();
+    },
+  });
+  const runtime = await startRuntime(config, {
+    logDestination: destination,
+    ...(backend === 'postgres+redis' ? { schema, redisPrefix: redisPrefix(t) } : {}),
+  });
+  t.after(async () => {
+    if (backend === 'postgres+redis') {
+      await runtime.projection.client.query(`DROP SCHEMA ${schema} CASCADE`).catch(() => undefined);
+    }
+    await runtime.close();
+  });
+  return { runtime, dataDir, logs: () => lines.join(''), inject: runtime.http.inject.bind(runtime.http) };
+}
+
+/** Synthetic demographics in the Patient API's shape. */
+export function patientBody(overrides: Record<string, unknown> = {}): Record<string, unknown> {
+  return {
+    given_name: 'Testy',
+    middle_name: 'Synthia',
+    family_name: 'Fixture',
+    date_of_birth: '1970-01-02',
+    sex_at_birth: 'female',
+    gender_identity: 'woman',
+    ...overrides,
+  };
+}
+
+export const auth = (key: string) => ({ 'x-api-key': key });
