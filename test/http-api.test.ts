@@ -200,6 +200,19 @@ for (const backend of withServices) {
     assert.notEqual(otherKeyHolder.json().patient_id, first.json().patient_id, 'keys are per principal');
     const list = await service.inject({ url: '/api/v1/patients', headers: auth(READER_KEY) });
     assert.equal(list.json().patients.length, 2, 'the replay made no second patient');
+    const stored = await service.runtime.projection.client.query<{ n: number }>(
+      'SELECT count(*)::int AS n FROM idempotency_keys',
+    );
+    assert.equal(stored[0]?.n, 2, 'kept durably, one row per principal and key');
+    // Keys expire: once past, the same key is free for a new request.
+    await service.runtime.projection.client.query(
+      `UPDATE idempotency_keys SET expires_at = now() - interval '1 second'`,
+    );
+    const afterExpiry = await create(service, patientBody({ family_name: 'Other' }), WRITER_KEY, {
+      'idempotency-key': 'visit-1',
+    });
+    assert.equal(afterExpiry.statusCode, 201);
+    assert.notEqual(afterExpiry.json().patient_id, first.json().patient_id);
   });
 
   test(`[${backend}] email and phone are unique among patients that are not deleted`, async (t) => {
