@@ -2,6 +2,7 @@
 // by default on 127.0.0.1:3000 with its data in ./patient_data and the embedded PGlite
 // projection. It says where it listens and how to authenticate, and on SIGTERM or SIGINT
 // finishes the requests in flight before it exits.
+import './threadpool.js';
 import { ConfigError, loadConfig } from './config/config.js';
 import { startRuntime } from './runtime.js';
 

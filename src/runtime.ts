@@ -25,8 +25,6 @@ export interface RuntimeOptions {
   readonly logDestination?: DestinationStream;
   /** PostgreSQL schema for the projection (tests use their own). */
   readonly schema?: string;
-  /** Redis key prefix (tests use their own). */
-  readonly redisPrefix?: string;
 }
 
 export interface Runtime {
@@ -92,7 +90,7 @@ export async function startRuntime(config: VprConfig, options: RuntimeOptions = 
   const cache: ReadCache =
     config.redisUrl === undefined
       ? new MemoryReadCache()
-      : await RedisReadCache.connect(config.redisUrl, options.redisPrefix);
+      : await RedisReadCache.connect(config.redisUrl, config.redisPrefix);
   const projection = await Projection.open(
     {
       dataDir: config.dataDir,

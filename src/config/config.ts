@@ -25,6 +25,8 @@ export interface VprConfig {
   readonly databaseUrl?: string;
   /** Redis for the cache (REDIS_URL); absent: an in-process LRU. */
   readonly redisUrl?: string;
+  /** Prefix of every Redis key, so deployments can share one Redis. */
+  readonly redisPrefix: string;
   readonly logLevel: LogLevel;
   readonly tls?: TlsConfig;
   /** With TLS: also answer plain HTTP on plainHttpPort (VPR_ALLOW_HTTP). */
@@ -53,6 +55,7 @@ export const SETTINGS = [
   'VPR_KEYS_FILE',
   'DATABASE_URL',
   'REDIS_URL',
+  'VPR_REDIS_PREFIX',
   'VPR_LOG_LEVEL',
   'VPR_TLS_CERT',
   'VPR_TLS_KEY',
@@ -175,6 +178,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): VprConfig {
   if (apiKey !== undefined && apiKey.length < 20) {
     throw new ConfigError('VPR_API_KEY must be at least 20 characters');
   }
+  const redisPrefix = read.text('VPR_REDIS_PREFIX') ?? 'vpr:';
+  if (!/^[A-Za-z0-9:_.-]{1,64}$/.test(redisPrefix)) {
+    throw new ConfigError('VPR_REDIS_PREFIX must be 1 to 64 letters, digits or : _ . -');
+  }
   const careLocation = read.text('VPR_CARE_LOCATION') ?? 'Not recorded';
   // eslint-disable-next-line no-control-regex -- control characters are exactly what is refused
   if (careLocation.length > 200 || /[\x00-\x1f\x7f]/.test(careLocation)) {
@@ -191,6 +198,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): VprConfig {
     ...optional('keysFile', read.readableFile('VPR_KEYS_FILE')),
     ...optional('databaseUrl', read.url('DATABASE_URL', ['postgres:', 'postgresql:'])),
     ...optional('redisUrl', read.url('REDIS_URL', ['redis:', 'rediss:'])),
+    redisPrefix: redisPrefix,
     logLevel: logLevel as LogLevel,
     ...optional('tls', certFile === undefined || keyFile === undefined ? undefined : { certFile, keyFile }),
     allowHttp: read.flag('VPR_ALLOW_HTTP'),

@@ -5,7 +5,7 @@
 // be landing now). A claim whose write failed is released; one abandoned by a crash expires.
 import { VprError } from '../core/errors.js';
 import { guardProjection } from './patient-queries.js';
-import type { SqlClient } from './sql-client.js';
+import { durably, type SqlClient } from './sql-client.js';
 
 /** A value one patient may hold: an email address (lower case) or an E.164 phone number. */
 export interface ContactValue {
@@ -32,7 +32,7 @@ export class ContactClaims {
   async claim(patientId: string, values: readonly ContactValue[]): Promise<void> {
     if (values.length === 0) return;
     await guardProjection(() =>
-      this.#client.transaction(async (tx) => {
+      durably(this.#client, async (tx) => {
         for (const contact of values) {
           const column = contact.field === 'email' ? 'email' : 'phone';
           const [holder] = await tx.query(
@@ -64,10 +64,12 @@ export class ContactClaims {
   async release(patientId: string, values: readonly ContactValue[]): Promise<void> {
     if (values.length === 0) return;
     await guardProjection(() =>
-      this.#client.query('DELETE FROM contact_claims WHERE value = ANY($1::text[]) AND patient_id = $2', [
-        values.map(claimKey),
-        patientId,
-      ]),
+      durably(this.#client, (tx) =>
+        tx.query('DELETE FROM contact_claims WHERE value = ANY($1::text[]) AND patient_id = $2', [
+          values.map(claimKey),
+          patientId,
+        ]),
+      ),
     );
   }
 }

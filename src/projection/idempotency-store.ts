@@ -6,7 +6,7 @@
 // with the same ids, so the record it may already have made is found rather than made twice.
 import { VprError } from '../core/errors.js';
 import { guardProjection } from './patient-queries.js';
-import type { SqlClient } from './sql-client.js';
+import { durably, type SqlClient } from './sql-client.js';
 
 export type IdempotencyStart =
   /** No earlier attempt: go ahead with these ids. */
@@ -46,7 +46,7 @@ export class IdempotencyStore {
   }
 
   async #try(keyHash: string, fingerprint: string, ids: string): Promise<IdempotencyStart | 'pending'> {
-    return this.#client.transaction(async (tx) => {
+    return durably(this.#client, async (tx) => {
       const inserted = await tx.query(
         `INSERT INTO idempotency_keys (key_hash, fingerprint, state, reserved_ids, expires_at)
          VALUES ($1, $2, 'pending', $3, now() + make_interval(hours => $4))
@@ -92,17 +92,21 @@ export class IdempotencyStore {
   /** Records the answer to replay. */
   async finish(keyHash: string, response: string): Promise<void> {
     await guardProjection(() =>
-      this.#client.query(`UPDATE idempotency_keys SET state = 'done', response = $2 WHERE key_hash = $1`, [
-        keyHash,
-        response,
-      ]),
+      durably(this.#client, (tx) =>
+        tx.query(`UPDATE idempotency_keys SET state = 'done', response = $2 WHERE key_hash = $1`, [
+          keyHash,
+          response,
+        ]),
+      ),
     );
   }
 
   /** Forgets an attempt that failed before writing anything, so the client may retry. */
   async abandon(keyHash: string): Promise<void> {
     await guardProjection(() =>
-      this.#client.query(`DELETE FROM idempotency_keys WHERE key_hash = $1 AND state = 'pending'`, [keyHash]),
+      durably(this.#client, (tx) =>
+        tx.query(`DELETE FROM idempotency_keys WHERE key_hash = $1 AND state = 'pending'`, [keyHash]),
+      ),
     );
   }
 

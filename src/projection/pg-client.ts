@@ -1,6 +1,6 @@
 // PostgreSQL through a pg connection pool, for deployments that name DATABASE_URL.
 import pg from 'pg';
-import type { Row, SqlClient } from './sql-client.js';
+import { SESSION_SETTINGS, type Row, type SqlClient } from './sql-client.js';
 
 const DATE_OID = 1082;
 
@@ -93,7 +93,10 @@ export async function openPostgres(options: PgOptions): Promise<SqlClient> {
     connectionTimeoutMillis: 3_000,
     query_timeout: 10_000,
     application_name: options.applicationName ?? 'vpr',
-    ...(schema === undefined ? {} : { options: `-c search_path=${schema}` }),
+    options: [
+      ...Object.entries(SESSION_SETTINGS).map(([key, value]) => `-c ${key}=${value}`),
+      ...(schema === undefined ? [] : [`-c search_path=${schema}`]),
+    ].join(' '),
   });
   // An idle client losing its connection (server restart) must not crash the process.
   pool.on('error', () => undefined);

@@ -2,7 +2,7 @@
 // directory, so a fresh machine needs no database server.
 import { mkdir } from 'node:fs/promises';
 import { PGlite, types, type Transaction } from '@electric-sql/pglite';
-import type { Row, SqlClient } from './sql-client.js';
+import { SESSION_SETTINGS, type Row, type SqlClient } from './sql-client.js';
 
 function wrap(target: PGlite | Transaction, root: PGlite): SqlClient {
   return {
@@ -23,5 +23,6 @@ export async function openPglite(dir: string | undefined): Promise<SqlClient> {
   const options = { parsers: { [types.DATE]: (value: string) => value } };
   const db = dir === undefined ? new PGlite(options) : new PGlite(dir, options);
   await db.waitReady;
+  for (const [key, value] of Object.entries(SESSION_SETTINGS)) await db.query(`SET ${key} TO ${value}`);
   return wrap(db, db);
 }

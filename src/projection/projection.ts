@@ -82,8 +82,11 @@ export class Projection {
   }
 
   async #onCommit(events: readonly CommitEvent[]): Promise<void> {
-    const results = await Promise.allSettled(events.map((e) => this.#projector.project(e.kind, e.id)));
-    this.#missed += results.filter((r) => r.status === 'rejected').length;
+    try {
+      await this.#projector.projectMany(events.map((e) => ({ kind: e.kind, id: e.id })));
+    } catch {
+      this.#missed += events.length;
+    }
     await this.#cache?.invalidatePages();
   }
 

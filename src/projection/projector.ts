@@ -46,48 +46,87 @@ export class Projector {
     this.#store = store;
   }
 
-  /** Runs projections of one repository one after another in this process. */
-  #serialise<T>(key: string, task: () => Promise<T>): Promise<T> {
-    const previous = this.#queues.get(key) ?? Promise.resolve();
-    const result = previous.then(task, task);
+  /**
+   * Runs `task` after every projection in this process of any of these repositories, and makes
+   * it the one later projections of them wait for.
+   */
+  #serialise<T>(keys: readonly string[], task: () => Promise<T>): Promise<T> {
+    const previous = Promise.all(keys.map((key) => this.#queues.get(key)?.catch(() => undefined)));
+    const result = previous.then(task);
     const settled = result.catch(() => undefined);
-    this.#queues.set(key, settled);
+    for (const key of keys) this.#queues.set(key, settled);
     void settled.then(() => {
-      if (this.#queues.get(key) === settled) this.#queues.delete(key);
+      for (const key of keys) if (this.#queues.get(key) === settled) this.#queues.delete(key);
     });
     return result;
   }
 
   /** Projects one repository up to its current HEAD. */
   async project(kind: RepositoryKind, id: RecordId): Promise<ProjectionOutcome> {
-    return this.#serialise(`${kind}/${id}`, () => this.#project(kind, id));
+    const [outcome] = await this.projectMany([{ kind, id }]);
+    return outcome!;
   }
 
-  /** A commit listener for the record store: projects each repository a write touched. */
+  /**
+   * Projects repositories up to their current HEADs in one transaction (a new patient's three
+   * repositories cost one commit of the projection database, not three).
+   */
+  async projectMany(
+    targets: readonly { kind: RepositoryKind; id: RecordId }[],
+  ): Promise<ProjectionOutcome[]> {
+    // One order for every transaction's row locks, so two of them cannot deadlock.
+    const sorted = [...targets].sort((a, b) => (`${a.kind}/${a.id}` < `${b.kind}/${b.id}` ? -1 : 1));
+    const outcomes = await this.#serialise(
+      sorted.map((t) => `${t.kind}/${t.id}`),
+      () => this.#project(sorted),
+    );
+    return targets.map((t) => outcomes[sorted.indexOf(t)]!);
+  }
+
+  /** A commit listener for the record store: projects the repositories a write touched. */
   readonly onCommit = async (events: readonly CommitEvent[]): Promise<void> => {
-    await Promise.all(events.map((event) => this.project(event.kind, event.id)));
+    await this.projectMany(events.map((event) => ({ kind: event.kind, id: event.id })));
   };
 
-  async #project(kind: RepositoryKind, id: RecordId): Promise<ProjectionOutcome> {
-    const repository = await this.#store.repository(kind, id);
+  async #project(targets: readonly { kind: RepositoryKind; id: RecordId }[]): Promise<ProjectionOutcome[]> {
+    const repositories = await Promise.all(targets.map((t) => this.#store.repository(t.kind, t.id)));
     return this.#client.transaction(async (tx) => {
-      await tx.query(
-        `INSERT INTO repositories (kind, id, head_commit) VALUES ($1, $2, '') ON CONFLICT DO NOTHING`,
-        [kind, id],
+      const kinds = targets.map((t) => t.kind);
+      const ids = targets.map((t) => t.id);
+      // One statement both adds the rows of repositories new to the projection and locks every
+      // row (the no-op update takes the row lock), returning the commit each one holds.
+      const held = new Map(
+        (
+          await tx.query<{ kind: string; id: string; head_commit: string }>(
+            `INSERT INTO repositories (kind, id, head_commit)
+             SELECT kind, id, '' FROM unnest($1::text[], $2::text[]) AS r(kind, id) ORDER BY kind, id
+             ON CONFLICT (kind, id) DO UPDATE SET head_commit = repositories.head_commit
+             RETURNING kind, id, head_commit`,
+            [kinds, ids],
+          )
+        ).map((r) => [`${r.kind}/${r.id}`, r.head_commit]),
       );
-      const [row] = await tx.query<{ head_commit: string }>(
-        'SELECT head_commit FROM repositories WHERE kind = $1 AND id = $2 FOR UPDATE',
-        [kind, id],
-      );
-      const head = await repository.head();
-      if (head === undefined || head === row?.head_commit) return 'unchanged';
-      const commit = await repository.readCommit(head);
-      if (row?.head_commit !== '' && commit.parents[0] === row?.head_commit) {
-        await this.#projectChanges(tx, kind, id, repository, commit);
-        return 'incremental';
+      const outcomes: ProjectionOutcome[] = [];
+      const full: RepositoryRows[] = [];
+      for (const [i, { kind, id }] of targets.entries()) {
+        const repository = repositories[i]!;
+        const projected = held.get(`${kind}/${id}`);
+        const head = await repository.head();
+        if (head === undefined || head === projected) {
+          outcomes.push('unchanged');
+          continue;
+        }
+        const commit = await repository.readCommit(head);
+        if (projected !== undefined && projected !== '' && commit.parents[0] === projected) {
+          await this.#projectChanges(tx, kind, id, repository, commit);
+          outcomes.push('incremental');
+          continue;
+        }
+        full.push(await buildRepositoryRows(kind, id, repository, commit));
+        outcomes.push('full');
       }
-      await writeRepositoryRows(tx, [await buildRepositoryRows(kind, id, repository, commit)]);
-      return 'full';
+      await writeRepositoryRows(tx, full);
+      return outcomes;
     });
   }
 
@@ -129,23 +168,14 @@ export class Projector {
         });
       wellKnown = content === undefined ? undefined : parseYamlMapping(content.toString('utf8'));
     }
-    const [created] = await tx.query<{ created_at: Date | string }>(
-      'SELECT created_at FROM documents WHERE kind = $1 AND repo_id = $2 AND path = $3',
-      [kind, id, 'patient.yaml'],
-    );
-    const createdAt =
-      created === undefined
-        ? undefined
-        : created.created_at instanceof Date
-          ? created.created_at.toISOString()
-          : new Date(created.created_at).toISOString();
     await writeFacts(tx, [
       {
         kind,
         id,
         head: commit.id,
         documents: [],
-        facts: factRows(kind, id, commit, wellKnown, createdAt),
+        // A patient row that exists keeps its created_at (see writePatients); a new one is created now.
+        facts: factRows(kind, id, commit, wellKnown, undefined),
         audit: [],
       },
     ]);

@@ -49,6 +49,10 @@ export async function upsertDocuments(tx: SqlClient, rows: readonly DocumentRow[
   await writeDocuments(tx, rows, 'upsert');
 }
 
+/**
+ * Adds or updates patient rows. An existing row keeps its created_at: when a patient was created
+ * never changes, so an incremental projection need not look it up.
+ */
 async function writePatients(tx: SqlClient, rows: readonly PatientRow[], mode: WriteMode): Promise<void> {
   if (rows.length === 0) return;
   const column = <K extends keyof PatientRow>(key: K) => rows.map((r) => r[key]);
@@ -66,7 +70,7 @@ async function writePatients(tx: SqlClient, rows: readonly PatientRow[], mode: W
        family_name = excluded.family_name, given_names = excluded.given_names,
        family_name_key = excluded.family_name_key, given_name_key = excluded.given_name_key,
        birth_date = excluded.birth_date, email = excluded.email, phone = excluded.phone,
-       deleted = excluded.deleted, version = excluded.version, created_at = excluded.created_at,
+       deleted = excluded.deleted, version = excluded.version,
        updated_at = excluded.updated_at, commit_sha = excluded.commit_sha`
      }`,
     [

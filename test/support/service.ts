@@ -69,7 +69,7 @@ export async function startService(
     VPR_KEYS_FILE: keysFile,
     VPR_HTTP_PORT: '0',
     VPR_LOG_LEVEL: 'info',
-    ...(backend === 'postgres+redis' ? { DATABASE_URL, REDIS_URL } : {}),
+    ...(backend === 'postgres+redis' ? { DATABASE_URL, REDIS_URL, VPR_REDIS_PREFIX: redisPrefix(t) } : {}),
     ...env,
   });
   const lines: string[] = [];
@@ -81,7 +81,7 @@ export async function startService(
   });
   const runtime = await startRuntime(config, {
     logDestination: destination,
-    ...(backend === 'postgres+redis' ? { schema, redisPrefix: redisPrefix(t) } : {}),
+    ...(backend === 'postgres+redis' ? { schema } : {}),
   });
   t.after(async () => {
     if (backend === 'postgres+redis') {
