@@ -63,6 +63,13 @@ for (const backend of withServices) {
     assert.equal(created.headers.location, `/api/v1/patients/${patient.patient_id}`);
 
     const url = `/api/v1/patients/${patient.patient_id}`;
+    if (backend === 'postgres+redis') {
+      assert.deepEqual((await service.inject({ url: '/readyz' })).json().checks, {
+        store: { ok: true },
+        projection: { ok: true },
+        redis: { ok: true },
+      });
+    }
     const read = await service.inject({ url, headers: auth(READER_KEY) });
     assert.equal(read.statusCode, 200);
     assert.deepEqual(read.json(), patient);
@@ -320,6 +327,29 @@ test('authentication: keys in either header, scopes, and the open routes', async
     status: 'ready',
     checks: { store: { ok: true }, projection: { ok: true } },
   });
+  const openapi = (await service.inject({ url: '/openapi.json' })).json();
+  assert.equal(openapi.openapi, '3.1.0');
+  assert.deepEqual(
+    Object.keys(openapi.paths)
+      .filter((p: string) => p.startsWith('/api/v1/patients'))
+      .sort(),
+    [
+      '/api/v1/patients',
+      '/api/v1/patients/{patient_id}',
+      '/api/v1/patients/{patient_id}/history',
+      '/api/v1/patients/{patient_id}:restore',
+    ],
+  );
+  const createBody = openapi.paths['/api/v1/patients'].post.requestBody.content['application/json'].schema;
+  assert.deepEqual(createBody.required, [
+    'given_name',
+    'family_name',
+    'date_of_birth',
+    'sex_at_birth',
+    'gender_identity',
+  ]);
+  assert.deepEqual(openapi.paths['/api/v1/patients'].post.security, [{ apiKey: [] }, { bearer: [] }]);
+  assert.equal(openapi.paths['/healthz'].get.security, undefined, 'health is open');
   const unknown = await service.inject({ url: '/api/v1/nothing', headers: auth(READER_KEY) });
   assert.equal(unknown.statusCode, 404);
   assert.equal(unknown.json().code, 'NOT_FOUND');

@@ -9,6 +9,7 @@ import { Writable } from 'node:stream';
 import { hashApiKey } from '../../src/auth/api-keys.js';
 import { loadConfig } from '../../src/config/config.js';
 import { startRuntime, type Runtime } from '../../src/runtime.js';
+import { demographics } from './fixtures.js';
 import { DATABASE_URL } from './projection-backends.js';
 import { REDIS_URL, redisPrefix } from './redis.js';
 import { tempDir } from './temp-dir.js';
@@ -92,17 +93,9 @@ export async function startService(
   return { runtime, dataDir, logs: () => lines.join(''), inject: runtime.http.inject.bind(runtime.http) };
 }
 
-/** Synthetic demographics in the Patient API's shape. */
+/** The synthetic fixture patient as a request body, with some fields changed. */
 export function patientBody(overrides: Record<string, unknown> = {}): Record<string, unknown> {
-  return {
-    given_name: 'Testy',
-    middle_name: 'Synthia',
-    family_name: 'Fixture',
-    date_of_birth: '1970-01-02',
-    sex_at_birth: 'female',
-    gender_identity: 'woman',
-    ...overrides,
-  };
+  return { ...demographics, ...overrides };
 }
 
 export const auth = (key: string) => ({ 'x-api-key': key });

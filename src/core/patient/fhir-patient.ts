@@ -24,19 +24,14 @@ export const CONSENT_TO_CONTACT_EXTENSION = 'urn:vpr:fhir:extension:consent-to-c
 export const BCP47_SYSTEM = 'urn:ietf:bcp:47';
 
 /** A patient as read from `patient.yaml`: what the file holds, nothing invented. */
-export interface StoredPatient {
-  readonly given_name: string;
-  readonly middle_name?: string;
-  readonly family_name: string;
+export interface StoredPatient extends Omit<
+  Demographics,
+  'date_of_birth' | 'sex_at_birth' | 'gender_identity'
+> {
+  /** Required when written; a file written otherwise may lack them. */
   readonly date_of_birth: string | null;
   readonly sex_at_birth: SexAtBirth | null;
   readonly gender_identity: GenderIdentity | null;
-  readonly gender_identity_text?: string;
-  readonly email?: string;
-  readonly phone_e164?: string;
-  readonly address?: Address;
-  readonly preferred_language?: string;
-  readonly consent_to_contact: boolean;
   /** False once the patient is soft-deleted (FHIR `active: false`). */
   readonly active: boolean;
 }
