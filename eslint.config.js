@@ -23,8 +23,18 @@ export default tseslint.config(
         {
           patterns: [
             {
-              group: ['**/projection/**', '**/transport/**', '**/cli/**', '**/config/**', '**/main.js'],
-              message: 'src/core must not import projection, transport, cli or config: pass dependencies in.',
+              group: [
+                '**/projection/**',
+                '**/transport/**',
+                '**/services/**',
+                '**/auth/**',
+                '**/cache/**',
+                '**/cli/**',
+                '**/config/**',
+                '**/runtime.js',
+                '**/main.js',
+              ],
+              message: 'src/core must not import the layers above it: pass dependencies in.',
             },
           ],
         },
