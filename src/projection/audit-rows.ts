@@ -6,6 +6,7 @@ import { parseCommitMessage } from '../core/commit/commit-message.js';
 import type { ObjectId } from '../core/git/git-object.js';
 import { parseRepoPath } from '../core/git/repo-path.js';
 import type { CommitRecord, GitRepository } from '../core/git/repository.js';
+import type { PathChange } from '../core/git/tree-edit.js';
 import type { RecordId } from '../core/ids/record-id.js';
 import {
   PATIENT_FILE,
@@ -65,15 +66,23 @@ async function patientAt(
   return storedPatientOf(content);
 }
 
-/** The audit row of `commit` alone, reading the patient at its parent and at itself. */
+/**
+ * The audit row of `commit` alone, reading the patient at its parent and at itself. A caller
+ * that has the commit's changes, or the patient it leaves, already passes them in.
+ */
 export async function auditRowOfCommit(
   patientId: RecordId,
   repository: GitRepository,
   commit: CommitRecord,
+  known: { changes?: readonly PathChange[]; after?: StoredPatient | undefined } = {},
 ): Promise<AuditRow> {
-  const changes = await repository.changedFiles(commit.id);
+  const changes = known.changes ?? (await repository.changedFiles(commit.id));
   const patientChanged = changes.some((c) => c.path === PATIENT_FILE);
-  const after = patientChanged ? await patientAt(repository, commit.id) : undefined;
+  const after = !patientChanged
+    ? undefined
+    : 'after' in known
+      ? known.after
+      : await patientAt(repository, commit.id);
   const before = patientChanged ? await patientAt(repository, commit.parents[0]) : undefined;
   const others = changes.filter((c) => c.path !== PATIENT_FILE && c.path !== '.gitignore').map((c) => c.path);
   return auditRow(patientId, commit, before, after, others);

@@ -28,6 +28,7 @@ import {
   writeRepositoryRows,
 } from './row-writer.js';
 import { auditRowOfCommit } from './audit-rows.js';
+import { readPatient } from '../core/patient/fhir-patient.js';
 import type { SqlClient } from './sql-client.js';
 import { parseYamlMapping, type YamlMapping } from './yaml-mapping.js';
 
@@ -142,7 +143,8 @@ export class Projector {
     let wellKnown: YamlMapping | undefined;
     // The facts (patient, links) always record HEAD, so they are rewritten on every commit.
     let wellKnownChanged = false;
-    for (const change of await repository.changedFiles(commit.id)) {
+    const changes = await repository.changedFiles(commit.id);
+    for (const change of changes) {
       // Removed, or added (back): the old row goes; a modified file keeps its created_at (upsert).
       if (change.status !== 'modified') {
         await tx.query('DELETE FROM documents WHERE kind = $1 AND repo_id = $2 AND path = $3', [
@@ -179,7 +181,10 @@ export class Projector {
         audit: [],
       },
     ]);
-    if (kind === 'demographics') await insertAuditRows(tx, [await auditRowOfCommit(id, repository, commit)]);
+    if (kind === 'demographics') {
+      const after = readPatient(wellKnown);
+      await insertAuditRows(tx, [await auditRowOfCommit(id, repository, commit, { changes, after })]);
+    }
     await tx.query(
       // clock_timestamp(), not now(): see recordHeads in row-writer.ts.
       'UPDATE repositories SET head_commit = $3, projected_at = clock_timestamp() WHERE kind = $1 AND id = $2',
