@@ -14,6 +14,7 @@ import {
   readPatient,
   type StoredPatient,
 } from '../core/patient/fhir-patient.js';
+import type { HistoryReader } from './history-reader.js';
 import { parseYamlMapping } from './yaml-mapping.js';
 
 export interface AuditRow {
@@ -32,10 +33,6 @@ export const PATIENT_ACTION_TRAILER = 'Patient-Action';
 
 /** How many commits of one repository a full projection records in the audit log. */
 const MAX_AUDITED_COMMITS = 20_000;
-
-export function storedPatientOf(content: Buffer | undefined): StoredPatient | undefined {
-  return content === undefined ? undefined : readPatient(parseYamlMapping(content.toString('utf8')));
-}
 
 /** The audit row of one commit, given the patient before and after it and the paths it changed. */
 export function auditRow(
@@ -63,7 +60,7 @@ async function patientAt(
 ): Promise<StoredPatient | undefined> {
   if (commit === undefined) return undefined;
   const content = await repository.readFile(parseRepoPath(PATIENT_FILE), commit).catch(() => undefined);
-  return storedPatientOf(content);
+  return content === undefined ? undefined : readPatient(parseYamlMapping(content.toString('utf8')));
 }
 
 /**
@@ -90,26 +87,39 @@ export async function auditRowOfCommit(
 
 /**
  * Every audit row of a demographics repository, newest first. A repository of one commit (most)
- * needs no reading beyond the patient its caller already holds.
+ * needs no reading beyond what its caller holds; a longer history is walked once, reading
+ * patient.yaml once for each commit that changed it (the patient after a commit is the patient
+ * before the next newer one).
  */
 export async function auditRowsOfHistory(
   patientId: RecordId,
-  repository: GitRepository,
+  history: HistoryReader,
   head: CommitRecord,
+  headFiles: readonly string[],
   patientAtHead: StoredPatient | undefined,
 ): Promise<AuditRow[]> {
-  if (head.parents.length === 0) {
-    const others = (await repository.listFileIds(head.id))
-      .map((f) => f.path)
-      .filter((p) => p !== PATIENT_FILE && p !== '.gitignore');
-    return [auditRow(patientId, head, undefined, patientAtHead, others)];
-  }
+  const others = (paths: readonly string[]) => paths.filter((p) => p !== PATIENT_FILE && p !== '.gitignore');
+  if (head.parents.length === 0)
+    return [auditRow(patientId, head, undefined, patientAtHead, others(headFiles))];
   const rows: AuditRow[] = [];
+  let after = patientAtHead;
   let commit: CommitRecord | undefined = head;
   for (let n = 0; commit !== undefined && n < MAX_AUDITED_COMMITS; n++) {
-    rows.push(await auditRowOfCommit(patientId, repository, commit));
+    const changes = await history.changes(commit.id);
+    const patientChanged = changes.some((c) => c.path === PATIENT_FILE);
     const parent: ObjectId | undefined = commit.parents[0];
-    commit = parent === undefined ? undefined : await repository.readCommit(parent);
+    const before = patientChanged ? await patientAt(history.repository, parent) : after;
+    rows.push(
+      auditRow(
+        patientId,
+        commit,
+        patientChanged ? before : undefined,
+        patientChanged ? after : undefined,
+        others(changes.map((c) => c.path)),
+      ),
+    );
+    after = before;
+    commit = parent === undefined ? undefined : await history.commit(parent);
   }
   return rows;
 }

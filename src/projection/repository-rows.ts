@@ -17,6 +17,7 @@ import {
 } from './record-facts.js';
 import type { YamlMapping } from './yaml-mapping.js';
 import { auditRowsOfHistory, type AuditRow } from './audit-rows.js';
+import { historyReader, type HistoryReader } from './history-reader.js';
 import { readPatient } from '../core/patient/fhir-patient.js';
 
 export interface DocumentRow {
@@ -97,7 +98,7 @@ export function documentRow(
 }
 
 /** When each file present at HEAD was last added (created) and last changed (updated). */
-async function fileDates(repository: GitRepository, head: CommitRecord, paths: ReadonlySet<string>) {
+async function fileDates(history: HistoryReader, head: CommitRecord, paths: ReadonlySet<string>) {
   const dates = new Map<string, { created?: CommitRecord; updated?: CommitRecord }>();
   // A repository of one commit (most, right after creation): every file was made by it.
   if (head.parents.length === 0) {
@@ -106,8 +107,8 @@ async function fileDates(repository: GitRepository, head: CommitRecord, paths: R
   }
   let cursor: ObjectId | undefined = head.id;
   for (let seen = 0; cursor !== undefined && seen < MAX_HISTORY_COMMITS; seen++) {
-    const commit: CommitRecord = cursor === head.id ? head : await repository.readCommit(cursor);
-    for (const change of await repository.changedFiles(commit.id)) {
+    const commit: CommitRecord = await history.commit(cursor);
+    for (const change of await history.changes(commit.id)) {
       if (!paths.has(change.path)) continue;
       const entry = dates.get(change.path) ?? {};
       entry.updated ??= commit;
@@ -167,7 +168,8 @@ export async function buildRepositoryRows(
   head: CommitRecord,
 ): Promise<RepositoryRows> {
   const files = await repository.listFileIds(head.id);
-  const dates = await fileDates(repository, head, new Set(files.map((f) => f.path)));
+  const history = historyReader(repository, head);
+  const dates = await fileDates(history, head, new Set(files.map((f) => f.path)));
   const documents: DocumentRow[] = [];
   let wellKnown: YamlMapping | undefined;
   for (const file of files) {
@@ -185,6 +187,14 @@ export async function buildRepositoryRows(
     documents,
     facts: factRows(kind, id, head, wellKnown, patientFileCreated),
     audit:
-      kind === 'demographics' ? await auditRowsOfHistory(id, repository, head, readPatient(wellKnown)) : [],
+      kind === 'demographics'
+        ? await auditRowsOfHistory(
+            id,
+            history,
+            head,
+            files.map((f) => f.path),
+            readPatient(wellKnown),
+          )
+        : [],
   };
 }
