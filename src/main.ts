@@ -42,7 +42,8 @@ switch (source.kind) {
 lines.push(
   `Send it as x-api-key: <key> or Authorization: Bearer <key>, e.g. curl -H "x-api-key: $KEY" ${urls[0]}/api/v1/patients`,
 );
-for (const line of lines) console.log(line);
+// One write, so a reader of the output never sees half the message.
+console.log(lines.join('\n'));
 if (runtime.writes.readOnly) console.log('Writes are switched off (VPR_READ_ONLY).');
 
 let stopping = false;

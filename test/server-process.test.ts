@@ -37,7 +37,9 @@ async function startServer(t: TestContext, env: Record<string, string>): Promise
   const deadline = Date.now() + 60_000;
   for (;;) {
     const match = /listening on (\S+)/.exec(output);
-    if (match !== null) return { child, output: () => output, url: match[1]! };
+    // The whole start-up message, which ends with how to send the key.
+    if (match !== null && output.includes('Send it as'))
+      return { child, output: () => output, url: match[1]! };
     if (child.exitCode !== null || Date.now() > deadline) assert.fail(`the server did not start:\n${output}`);
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
