@@ -5,6 +5,7 @@ import type { RecordStore } from '../core/record/record-store.js';
 import { parseRepoPath } from '../core/git/repo-path.js';
 import { parseVersion } from '../core/record/record-store.js';
 import { VprError } from '../core/errors.js';
+import { parseRecordId } from '../core/ids/record-id.js';
 import type { ReadCache } from './read-cache.js';
 
 export interface DocumentContent {
@@ -23,13 +24,15 @@ export class DocumentReader {
 
   async read(kind: RepositoryKind, id: string, path: string, version?: string): Promise<DocumentContent> {
     const repoPath = parseRepoPath(path);
-    const repository = await this.#store.repository(kind, id);
-    const commit = version === undefined ? await repository.head() : parseVersion(version);
-    if (commit === undefined) throw new VprError('NOT_FOUND', 'the repository has no commits');
+    // HEAD straight from the ref: a cache hit needs nothing else of the repository.
+    const commit = version === undefined ? this.#store.head(kind, parseRecordId(id)) : parseVersion(version);
+    if (commit === undefined) {
+      throw new VprError('NOT_FOUND', `no ${kind} record with this id`, { details: { kind, id } });
+    }
     const key = `${kind}/${id}/${commit}/${repoPath}`;
     const cached = await this.#cache.getDocument(key);
     if (cached !== undefined) return { version: commit, content: cached };
-    const content = await repository.readFile(repoPath, commit);
+    const content = await (await this.#store.repository(kind, id)).readFile(repoPath, commit);
     await this.#cache.setDocument(key, content);
     return { version: commit, content };
   }

@@ -7,8 +7,9 @@
 // projection. Nothing here knows HTTP or gRPC.
 import { createHash } from 'node:crypto';
 import type { Author } from '../core/commit/author.js';
-import type { Trailer } from '../core/commit/commit-message.js';
-import { VprError, invalidInput } from '../core/errors.js';
+import { parseCommitMessage, type Trailer } from '../core/commit/commit-message.js';
+import { VprError, invalidInput, isVprError } from '../core/errors.js';
+import type { ObjectId } from '../core/git/git-object.js';
 import { newRecordId, parseRecordId, type RecordId } from '../core/ids/record-id.js';
 import {
   parseDateOfBirth,
@@ -26,8 +27,8 @@ import {
   withActive,
   type StoredPatient,
 } from '../core/patient/fhir-patient.js';
-import { parseRepoPath } from '../core/git/repo-path.js';
 import { parseVersion, type RecordStore } from '../core/record/record-store.js';
+import { DocumentReader } from '../cache/document-reader.js';
 import type { ReadCache } from '../cache/read-cache.js';
 import {
   ACTING_PRINCIPAL_TRAILER,
@@ -36,7 +37,6 @@ import {
 } from '../projection/audit-rows.js';
 import type { ContactClaims, ContactValue } from '../projection/contact-claims.js';
 import type { IdempotencyStore } from '../projection/idempotency-store.js';
-import { MAX_PAGE } from '../projection/patient-queries.js';
 import type { Projection } from '../projection/projection.js';
 import { parseYamlMapping } from '../projection/yaml-mapping.js';
 import type { WriteSwitch } from './write-switch.js';
@@ -225,6 +225,7 @@ export class PatientService {
   readonly #store: RecordStore;
   readonly #projection: Projection;
   readonly #cache: ReadCache;
+  readonly #documents: DocumentReader;
   readonly #claims: ContactClaims;
   readonly #idempotency: IdempotencyStore;
   readonly #writes: WriteSwitch;
@@ -234,6 +235,7 @@ export class PatientService {
     this.#store = deps.store;
     this.#projection = deps.projection;
     this.#cache = deps.cache;
+    this.#documents = new DocumentReader(deps.store, deps.cache);
     this.#claims = deps.claims;
     this.#idempotency = deps.idempotency;
     this.#writes = deps.writes;
@@ -252,31 +254,45 @@ export class PatientService {
   async #current(
     id: RecordId,
   ): Promise<{ stored: StoredPatient; version: string; updatedAt: string; text: string }> {
-    const version = this.#store.head('demographics', id);
-    if (version === undefined)
-      throw new VprError('NOT_FOUND', 'no patient with this id', { details: { patient_id: id } });
-    const key = `demographics/${id}/${version}/${PATIENT_FILE}`;
-    let text = (await this.#cache.getDocument(key))?.toString('utf8');
-    let updatedAt: string;
-    const timeKey = `commit-time/demographics/${id}/${version}`;
-    const cachedTime = await this.#cache.getDocument(timeKey);
-    if (text === undefined || cachedTime === undefined) {
-      const repository = await this.#store.repository('demographics', id);
-      const content = await repository.readFile(parseRepoPath(PATIENT_FILE), version);
-      text = content.toString('utf8');
-      updatedAt = new Date((await repository.readCommit(version)).committer.timestamp).toISOString();
-      await this.#cache.setDocument(key, content);
-      await this.#cache.setDocument(timeKey, Buffer.from(updatedAt));
-    } else {
-      updatedAt = cachedTime.toString('utf8');
-    }
+    const document = await this.#documents.read('demographics', id, PATIENT_FILE).catch((error: unknown) => {
+      if (isVprError(error, 'NOT_FOUND')) {
+        throw new VprError('NOT_FOUND', 'no patient with this id', { details: { patient_id: id } });
+      }
+      throw error;
+    });
+    const version = document.version as ObjectId;
+    const text = document.content.toString('utf8');
     const stored = readPatient(parseYamlMapping(text));
     if (stored === undefined) {
       throw new VprError('CORRUPT_REPOSITORY', 'patient.yaml is not a FHIR Patient', {
         details: { patient_id: id },
       });
     }
-    return { stored, version, updatedAt, text };
+    return { stored, version, updatedAt: await this.#commitTime(id, version), text };
+  }
+
+  /** When a demographics commit was made (fixed for good, so cached by commit). */
+  async #commitTime(id: RecordId, version: ObjectId): Promise<string> {
+    const key = `commit-time/demographics/${id}/${version}`;
+    const cached = await this.#cache.getDocument(key);
+    if (cached !== undefined) return cached.toString('utf8');
+    const repository = await this.#store.repository('demographics', id);
+    const time = new Date((await repository.readCommit(version)).committer.timestamp).toISOString();
+    await this.#cache.setDocument(key, Buffer.from(time));
+    return time;
+  }
+
+  /** VERSION_CONFLICT unless the patient is still at the version the change is based on. */
+  #assertVersion(current: { version: string }, expected: string): void {
+    if (current.version !== expected) {
+      throw new VprError(
+        'VERSION_CONFLICT',
+        'the patient changed since the version this change was based on',
+        {
+          details: { expected, current: current.version },
+        },
+      );
+    }
   }
 
   /** Links and creation time: fixed once the record exists, so cached for good after one lookup. */
@@ -356,13 +372,15 @@ export class PatientService {
       if (keyHash !== undefined) await this.#idempotency.abandon(keyHash).catch(() => undefined);
       throw error;
     }
+    const current = await this.#current(record.demographicsId);
+    // The first commit's time is the creation time: known now, so no projection lookup later.
     const meta: Meta = {
       clinical_id: record.clinicalId,
       coordination_id: record.coordinationId,
-      created_at: (await this.#current(record.demographicsId)).updatedAt,
+      created_at: current.updatedAt,
     };
     await this.#cache.setDocument(`patient-meta/${record.demographicsId}`, Buffer.from(JSON.stringify(meta)));
-    const patient = await this.#view(record.demographicsId, true);
+    const patient = view(record.demographicsId, current.stored, current.version, current.updatedAt, meta);
     if (keyHash !== undefined)
       await this.#idempotency.finish(keyHash, JSON.stringify(patient)).catch(() => undefined);
     return { patient, replayed: false };
@@ -395,15 +413,7 @@ export class PatientService {
         details: { patient_id: id },
       });
     }
-    if (current.version !== expected) {
-      throw new VprError(
-        'VERSION_CONFLICT',
-        'the patient changed since the version this change was based on',
-        {
-          details: { expected, current: current.version },
-        },
-      );
-    }
+    this.#assertVersion(current, expected);
     if (sameDemographics(current.stored, demographics)) return this.#view(id, true);
     const before = contactValues(current.stored);
     const after = contactValues(demographics);
@@ -440,15 +450,7 @@ export class PatientService {
     const current = await this.#current(id);
     const expected =
       expectedVersion === undefined ? current.version : parseVersion(expectedVersion, 'If-Match');
-    if (current.version !== expected) {
-      throw new VprError(
-        'VERSION_CONFLICT',
-        'the patient changed since the version this change was based on',
-        {
-          details: { expected, current: current.version },
-        },
-      );
-    }
+    this.#assertVersion(current, expected);
     if (current.stored.active === active) return this.#view(id, true);
     const contacts = contactValues(current.stored);
     if (active) await this.#claims.claim(id, contacts);
@@ -493,13 +495,11 @@ export class PatientService {
         throw invalidInput(field, 'must be 1 to 100 characters');
       return trimmed;
     };
+    // The limit, cursor and the case of an email are the projection query's to check.
     const limit = filter.limit;
-    if (limit !== undefined && (!Number.isInteger(limit) || limit < 1 || limit > MAX_PAGE)) {
-      throw invalidInput('limit', `must be a whole number from 1 to ${MAX_PAGE}`);
-    }
     const familyName = text(filter.family_name, 'family_name');
     const givenName = text(filter.given_name, 'given_name');
-    const email = text(filter.email, 'email')?.toLowerCase();
+    const email = text(filter.email, 'email');
     const page = await this.#projection.listPatients({
       ...(familyName === undefined ? {} : { familyName }),
       ...(givenName === undefined ? {} : { givenName }),
@@ -548,7 +548,7 @@ export class PatientService {
     for (const commit of page.commits) {
       const row = await auditRowOfCommit(id, repository, commit);
       const parent = commit.parents[0] ?? null;
-      const summary = commit.message.split('\n')[0]?.replace(/^[a-z]+:[a-z]+: /, '') ?? '';
+      const summary = parseCommitMessage(commit.message)?.summary ?? commit.message.split('\n')[0] ?? '';
       let diff: string | undefined;
       if (options.diff === true && row.changedFields.some((f) => !f.startsWith('file:'))) {
         diff =
