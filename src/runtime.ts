@@ -148,16 +148,11 @@ export async function startRuntime(config: VprConfig, options: RuntimeOptions = 
       ? undefined
       : { cert: readFileSync(config.tls.certFile), key: readFileSync(config.tls.keyFile) };
   const deps = { patients, keys, metrics, tracing: new Tracing(), logger, writes, readiness };
-  const http = await buildHttpServer(deps, {
-    bodyLimit: config.bodyLimit,
-    version: packageVersion(),
-    ...(https === undefined ? {} : { https }),
-  });
+  const serverOptions = { bodyLimit: config.bodyLimit, version: packageVersion() };
+  const http = await buildHttpServer(deps, { ...serverOptions, ...(https === undefined ? {} : { https }) });
   // With TLS, plain HTTP is refused unless explicitly allowed, and then served on its own port.
   const plain =
-    https !== undefined && config.allowHttp
-      ? await buildHttpServer(deps, { bodyLimit: config.bodyLimit, version: packageVersion() })
-      : undefined;
+    https !== undefined && config.allowHttp ? await buildHttpServer(deps, serverOptions) : undefined;
 
   let closing: Promise<void> | undefined;
   return {

@@ -66,10 +66,6 @@ export class ApiKeys {
       careLocation: found.careLocation,
     };
   }
-
-  get size(): number {
-    return this.#keys.length;
-  }
 }
 
 /** The hash a keys file records for a key. */

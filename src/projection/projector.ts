@@ -205,16 +205,14 @@ export class Projector {
     const writeNext = async () => {
       const rows = await building.shift()!;
       await writing;
-      writing = this.#client.transaction((tx) => fillRepositoryRows(tx, rows));
-      // Awaited on the next round; until then a failure must not count as unhandled.
-      writing.catch(() => undefined);
-      void writing.then(
-        () => {
+      writing = this.#client
+        .transaction((tx) => fillRepositoryRows(tx, rows))
+        .then(() => {
           done += rows.length;
           onProgress?.(done);
-        },
-        () => undefined,
-      );
+        });
+      // Awaited on the next round; until then a failure must not count as unhandled.
+      writing.catch(() => undefined);
     };
     const submit = async (kind: RepositoryKind, ids: RecordId[]) => {
       const rows = builder.build(kind, ids);

@@ -73,7 +73,7 @@ function validationField(error: FastifyError): string {
 }
 
 /** Any failure as the VprError it answers with. */
-export function asVprError(error: unknown): VprError {
+function asVprError(error: unknown): VprError {
   if (isVprError(error)) return error;
   const e = error as FastifyError;
   if (e.validation !== undefined) {
@@ -117,7 +117,7 @@ function loggableError(error: unknown): Record<string, unknown> {
   };
 }
 
-export function sendError(reply: FastifyReply, error: VprError): FastifyReply {
+function sendError(reply: FastifyReply, error: VprError): FastifyReply {
   const status = ERROR_STATUSES[error.code].http;
   if (error.code === 'UNAUTHENTICATED') reply.header('www-authenticate', 'Bearer realm="vpr"');
   if (status === 503) reply.header('retry-after', '5');
