@@ -17,6 +17,11 @@ import { Projection } from './projection/projection.js';
 import { PatientService } from './services/patient-service.js';
 import { WriteSwitch } from './services/write-switch.js';
 import { buildHttpServer } from './transport/http/http-server.js';
+import { ClinicalRecord } from './services/clinical-record.js';
+import { ContributionService } from './services/contribution-service.js';
+import { EntryService } from './services/entry-service.js';
+import { LetterService } from './services/letter-service.js';
+import { RecordLinks } from './services/record-links.js';
 import { HttpMetrics, Tracing, createLogger } from './transport/http/observability.js';
 import type { ReadinessReport } from './transport/http/system-routes.js';
 
@@ -107,10 +112,12 @@ export async function startRuntime(config: VprConfig, options: RuntimeOptions = 
     'projection caught up',
   );
   const writes = new WriteSwitch(config.readOnly);
+  const links = new RecordLinks(projection, cache);
   const patients = new PatientService({
     store,
     projection,
     cache,
+    links,
     claims: new ContactClaims(projection.client),
     idempotency: new IdempotencyStore(projection.client, config.idempotencyHours),
     writes,
@@ -147,8 +154,25 @@ export async function startRuntime(config: VprConfig, options: RuntimeOptions = 
     config.tls === undefined
       ? undefined
       : { cert: readFileSync(config.tls.certFile), key: readFileSync(config.tls.keyFile) };
-  const deps = { patients, keys, metrics, tracing: new Tracing(), logger, writes, readiness };
-  const serverOptions = { bodyLimit: config.bodyLimit, version: packageVersion() };
+  const clinicalRecord = new ClinicalRecord({
+    store,
+    projection,
+    cache,
+    writes,
+    links,
+    maxUploadBytes: config.uploadLimit,
+  });
+  const clinical = {
+    letters: new LetterService(clinicalRecord),
+    entries: new EntryService(clinicalRecord),
+    contributions: new ContributionService(clinicalRecord),
+  };
+  const deps = { patients, clinical, keys, metrics, tracing: new Tracing(), logger, writes, readiness };
+  const serverOptions = {
+    bodyLimit: config.bodyLimit,
+    uploadLimit: config.uploadLimit,
+    version: packageVersion(),
+  };
   const http = await buildHttpServer(deps, { ...serverOptions, ...(https === undefined ? {} : { https }) });
   // With TLS, plain HTTP is refused unless explicitly allowed, and then served on its own port.
   const plain =

@@ -34,6 +34,8 @@ export interface VprConfig {
   readonly plainHttpPort: number;
   /** Largest request body, in bytes. */
   readonly bodyLimit: number;
+  /** The largest attachment accepted, in bytes (streamed to disk, never held in memory). */
+  readonly uploadLimit: number;
   /** Start with writes switched off. */
   readonly readOnly: boolean;
   /** The care location recorded on commits made with keys that do not name one. */
@@ -62,6 +64,7 @@ export const SETTINGS = [
   'VPR_ALLOW_HTTP',
   'VPR_PLAIN_HTTP_PORT',
   'VPR_BODY_LIMIT',
+  'VPR_UPLOAD_LIMIT',
   'VPR_READ_ONLY',
   'VPR_CARE_LOCATION',
   'VPR_IDEMPOTENCY_HOURS',
@@ -204,6 +207,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): VprConfig {
     allowHttp: read.flag('VPR_ALLOW_HTTP'),
     plainHttpPort: read.integer('VPR_PLAIN_HTTP_PORT', 3080, 0, 65535),
     bodyLimit: read.integer('VPR_BODY_LIMIT', 1024 * 1024, 1024, 64 * 1024 * 1024),
+    uploadLimit: read.integer('VPR_UPLOAD_LIMIT', 64 * 1024 * 1024, 1, 16 * 1024 * 1024 * 1024),
     readOnly: read.flag('VPR_READ_ONLY'),
     careLocation,
     idempotencyHours: read.integer('VPR_IDEMPOTENCY_HOURS', 24, 1, 24 * 30),

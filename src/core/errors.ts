@@ -14,6 +14,7 @@ export const ERROR_CODES = {
   ALREADY_EXISTS: 'The record being created, or a value that must be unique, exists already.',
   PRECONDITION_REQUIRED: 'The change must name the version it is based on (If-Match).',
   VERSION_CONFLICT: 'The record changed since the version the caller based its change on.',
+  INVALID_STATE: 'The operation does not apply to the item as it is now.',
   IDEMPOTENCY_KEY_REUSED: 'The Idempotency-Key was used before with a different request.',
   IDEMPOTENCY_IN_PROGRESS: 'A request with this Idempotency-Key is still being processed.',
   PAYLOAD_TOO_LARGE: 'The request is larger than the configured limit.',

@@ -22,6 +22,8 @@ function docKindOf(path: string): string {
   if (path === 'COORDINATION_STATUS.yaml') return 'coordination_status';
   if (path.startsWith('correspondence/letter/')) return 'letter';
   if (path.startsWith('communications/')) return 'thread';
+  if (path.startsWith('entries/')) return 'entry';
+  if (path.startsWith('patient/')) return 'patient_contribution';
   if (name.endsWith('.md')) return 'markdown';
   if (name.endsWith('.yaml') || name.endsWith('.yml')) return 'yaml';
   return 'other';

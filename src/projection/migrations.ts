@@ -137,6 +137,61 @@ export const MIGRATIONS: readonly Migration[] = [
       `CREATE INDEX audit_log_by_time ON audit_log (occurred_at DESC, patient_id, commit_sha)`,
     ],
   },
+  {
+    version: 3,
+    name: 'letters and structured clinical entries',
+    sql: [
+      // A projection: one row per letter folder of a clinical repository.
+      `CREATE TABLE letters (
+        clinical_id text COLLATE "C" NOT NULL,
+        letter_id text COLLATE "C" NOT NULL,
+        title text NOT NULL,
+        snippet text NOT NULL,
+        status text NOT NULL,
+        composer_name text NOT NULL,
+        composer_role text NOT NULL,
+        composer_email text COLLATE "C" NOT NULL,
+        care_location text NOT NULL,
+        start_time timestamptz,
+        references_letter text COLLATE "C",
+        has_body boolean NOT NULL,
+        attachment_count integer NOT NULL,
+        created_at timestamptz NOT NULL,
+        updated_at timestamptz NOT NULL,
+        commit_sha text NOT NULL,
+        PRIMARY KEY (clinical_id, letter_id)
+      )`,
+      // The sign-off queue, oldest first (letter ids sort by time), across patients or for one
+      // author or care location; only drafts are in these indexes.
+      `CREATE INDEX letters_needing_sign_off ON letters (letter_id, clinical_id) WHERE status = 'draft'`,
+      `CREATE INDEX letters_needing_sign_off_by_author ON letters (composer_email, letter_id, clinical_id)
+         WHERE status = 'draft'`,
+      `CREATE INDEX letters_needing_sign_off_by_location ON letters (care_location, letter_id, clinical_id)
+         WHERE status = 'draft'`,
+      `CREATE INDEX letters_by_reference ON letters (clinical_id, references_letter)
+         WHERE references_letter IS NOT NULL`,
+      // A projection: one row per entry file.
+      `CREATE TABLE clinical_entries (
+        clinical_id text COLLATE "C" NOT NULL,
+        entry_id text COLLATE "C" NOT NULL,
+        entry_kind text COLLATE "C" NOT NULL,
+        path text COLLATE "C" NOT NULL,
+        recorded_at timestamptz NOT NULL,
+        title text NOT NULL,
+        summary text NOT NULL,
+        supersedes text COLLATE "C",
+        data jsonb NOT NULL,
+        created_at timestamptz NOT NULL,
+        updated_at timestamptz NOT NULL,
+        commit_sha text NOT NULL,
+        PRIMARY KEY (clinical_id, entry_id)
+      )`,
+      `CREATE INDEX clinical_entries_by_kind_time
+         ON clinical_entries (clinical_id, entry_kind, recorded_at DESC, entry_id DESC)`,
+      `CREATE INDEX clinical_entries_by_supersedes ON clinical_entries (clinical_id, supersedes)
+         WHERE supersedes IS NOT NULL`,
+    ],
+  },
 ];
 
 /** Applies every migration not yet applied, in order; safe to run from several processes at once. */

@@ -1,10 +1,11 @@
 // Patient lists and reads, served from the projection only (never from Git): prefix filters on
 // family and given names, exact date of birth, email and phone, deleted or not, with keyset
 // pagination on (family name key, patient id) — never OFFSET.
-import { VprError, invalidInput } from '../core/errors.js';
+import { VprError } from '../core/errors.js';
 import { nameKey } from './record-facts.js';
 import type { PatientRow } from './repository-rows.js';
 import type { SqlClient } from './sql-client.js';
+import { decodeCursor, encodeCursor, pageLimit } from './page-cursor.js';
 
 export interface PatientFilter {
   readonly familyName?: string;
@@ -28,9 +29,6 @@ export interface PatientPage {
   readonly patients: PatientSummary[];
   readonly nextCursor: string | null;
 }
-
-export const DEFAULT_PAGE = 20;
-export const MAX_PAGE = 100;
 
 const SELECT = `SELECT p.patient_id, l.clinical_id, c.coordination_id, p.family_name, p.given_names, p.birth_date,
     p.email, p.phone, p.deleted, p.version, p.created_at, p.updated_at, p.family_name_key
@@ -56,22 +54,6 @@ function toSummary(row: Record<string, unknown>): PatientSummary {
   };
 }
 
-function encodeCursor(key: string, id: string): string {
-  return Buffer.from(JSON.stringify([key, id]), 'utf8').toString('base64url');
-}
-
-function decodeCursor(cursor: string): [string, string] {
-  try {
-    const value = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as unknown;
-    if (Array.isArray(value) && value.length === 2 && value.every((v) => typeof v === 'string')) {
-      return value as [string, string];
-    }
-  } catch {
-    // fall through
-  }
-  throw invalidInput('cursor', 'is not a cursor this service issued');
-}
-
 /** Escapes LIKE wildcards so a name prefix matches literally. */
 function likePrefix(value: string): string {
   return `${value.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
@@ -90,10 +72,7 @@ export async function guardProjection<T>(work: () => Promise<T>): Promise<T> {
 }
 
 export async function listPatients(client: SqlClient, filter: PatientFilter = {}): Promise<PatientPage> {
-  const limit = filter.limit ?? DEFAULT_PAGE;
-  if (!Number.isInteger(limit) || limit < 1 || limit > MAX_PAGE) {
-    throw invalidInput('limit', `must be a whole number from 1 to ${MAX_PAGE}`);
-  }
+  const limit = pageLimit(filter.limit);
   const where: string[] = ['p.deleted = $1'];
   const params: unknown[] = [filter.deleted ?? false];
   const add = (sql: (n: number) => string, value: unknown) => {

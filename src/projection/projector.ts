@@ -24,13 +24,20 @@ import {
   fillRepositoryRows,
   insertAuditRows,
   upsertDocuments,
+  writeEntries,
   writeFacts,
+  writeLetters,
   writeRepositoryRows,
 } from './row-writer.js';
 import { auditRowOfCommit } from './audit-rows.js';
 import { readPatient } from '../core/patient/fhir-patient.js';
 import type { SqlClient } from './sql-client.js';
 import { parseYamlMapping, type YamlMapping } from './yaml-mapping.js';
+import { entryRowOf, letterRowOf, type EntryRow, type FileDates, type LetterRow } from './clinical-rows.js';
+import { entryOfPath } from '../core/clinical/entry-layout.js';
+import { letterBodyPath, letterCompositionPath, letterIdOfPath } from '../core/clinical/letter.js';
+import type { TimestampId } from '../core/ids/timestamp-id.js';
+import type { PathChange } from '../core/git/tree-edit.js';
 
 export type ProjectionOutcome = 'unchanged' | 'incremental' | 'full';
 
@@ -144,6 +151,7 @@ export class Projector {
     // The facts (patient, links) always record HEAD, so they are rewritten on every commit.
     let wellKnownChanged = false;
     const changes = await repository.changedFiles(commit.id);
+    const contents = new Map<string, Buffer>();
     for (const change of changes) {
       // Removed, or added (back): the old row goes; a modified file keeps its created_at (upsert).
       if (change.status !== 'modified') {
@@ -155,11 +163,14 @@ export class Projector {
       }
       if (change.path === WELL_KNOWN_FILE[kind]) wellKnownChanged = true;
       if (change.status === 'removed') continue;
-      const summary = summariseDocument(change.path, await repository.readBlob(change.id!));
+      const content = await repository.readBlob(change.id!);
+      contents.set(change.path, content);
+      const summary = summariseDocument(change.path, content);
       if (change.path === WELL_KNOWN_FILE[kind]) wellKnown = summary.yaml;
       changed.push(documentRow(kind, id, change.path, summary, commit, commit));
     }
     await upsertDocuments(tx, changed);
+    if (kind === 'clinical') await projectClinicalChanges(tx, id, repository, commit, changes, contents);
     if (!wellKnownChanged) {
       // Unchanged by this commit: read it by its path alone, not by listing the whole tree.
       const content = await repository
@@ -179,6 +190,8 @@ export class Projector {
         // A patient row that exists keeps its created_at (see writePatients); a new one is created now.
         facts: factRows(kind, id, commit, wellKnown, undefined),
         audit: [],
+        letters: [],
+        entries: [],
       },
     ]);
     if (kind === 'demographics') {
@@ -276,4 +289,76 @@ export class Projector {
     }
     return { checked, projected };
   }
+}
+
+/**
+ * The letters and entries a clinical commit touched: each letter whose folder changed is read
+ * again whole (composition and body at this commit), each changed entry file is read once.
+ */
+async function projectClinicalChanges(
+  tx: SqlClient,
+  clinicalId: RecordId,
+  repository: GitRepository,
+  commit: CommitRecord,
+  changes: readonly PathChange[],
+  contents: ReadonlyMap<string, Buffer>,
+): Promise<void> {
+  const at = new Date(commit.committer.timestamp).toISOString();
+  // A new row is created now; an existing one keeps its created_at (see writeLetters).
+  const dates: FileDates = { createdAt: at, updatedAt: at, commitSha: commit.id };
+  const letters = new Set<TimestampId>();
+  const entries: EntryRow[] = [];
+  const goneEntries: string[] = [];
+  for (const change of changes) {
+    const letterId = letterIdOfPath(change.path);
+    if (letterId !== undefined) {
+      letters.add(letterId);
+      continue;
+    }
+    const entry = entryOfPath(change.path);
+    if (entry === undefined) continue;
+    const content = contents.get(change.path);
+    const row =
+      content === undefined
+        ? undefined
+        : entryRowOf(clinicalId, change.path, content.toString('utf8'), dates);
+    if (row === undefined) goneEntries.push(entry.entryId);
+    else entries.push(row);
+  }
+  const read = async (path: string) =>
+    contents.get(path) ??
+    (await repository.readFile(parseRepoPath(path), commit.id).catch((error: unknown) => {
+      if (isVprError(error, 'NOT_FOUND')) return undefined;
+      throw error;
+    }));
+  const letterRows: LetterRow[] = [];
+  const goneLetters: string[] = [];
+  for (const letterId of letters) {
+    const composition = await read(letterCompositionPath(letterId));
+    const body = await read(letterBodyPath(letterId));
+    const row =
+      composition === undefined
+        ? undefined
+        : letterRowOf(
+            clinicalId,
+            { text: composition.toString('utf8'), dates },
+            body === undefined ? undefined : { text: body.toString('utf8'), dates },
+          );
+    if (row === undefined) goneLetters.push(letterId);
+    else letterRows.push(row);
+  }
+  if (goneLetters.length > 0) {
+    await tx.query('DELETE FROM letters WHERE clinical_id = $1 AND letter_id = ANY($2::text[])', [
+      clinicalId,
+      goneLetters,
+    ]);
+  }
+  if (goneEntries.length > 0) {
+    await tx.query('DELETE FROM clinical_entries WHERE clinical_id = $1 AND entry_id = ANY($2::text[])', [
+      clinicalId,
+      goneEntries,
+    ]);
+  }
+  await writeLetters(tx, letterRows);
+  await writeEntries(tx, entries);
 }

@@ -16,6 +16,8 @@ export const PROJECTION_TABLES = [
   'clinical_links',
   'coordination_links',
   'audit_log',
+  'letters',
+  'clinical_entries',
 ];
 
 const TABLE_NAME = new RegExp(`\\b(${PROJECTION_TABLES.join('|')})\\b`, 'g');

@@ -19,6 +19,7 @@ import type { YamlMapping } from './yaml-mapping.js';
 import { auditRowsOfHistory, type AuditRow } from './audit-rows.js';
 import { historyReader, type HistoryReader } from './history-reader.js';
 import { readPatient } from '../core/patient/fhir-patient.js';
+import { ClinicalRowCollector, type EntryRow, type LetterRow } from './clinical-rows.js';
 
 export interface DocumentRow {
   readonly kind: RepositoryKind;
@@ -67,6 +68,9 @@ export interface RepositoryRows {
   readonly facts: FactRows;
   /** Demographics only: one row per commit (audit-rows.ts). */
   readonly audit: readonly AuditRow[];
+  /** Clinical only: letters and structured entries (clinical-rows.ts). */
+  readonly letters: readonly LetterRow[];
+  readonly entries: readonly EntryRow[];
 }
 
 /** How far back a full projection looks for each file's first and last change. */
@@ -171,14 +175,19 @@ export async function buildRepositoryRows(
   const history = historyReader(repository, head);
   const dates = await fileDates(history, head, new Set(files.map((f) => f.path)));
   const documents: DocumentRow[] = [];
+  const clinical = kind === 'clinical' ? new ClinicalRowCollector(id) : undefined;
   let wellKnown: YamlMapping | undefined;
   for (const file of files) {
     const known = dates.get(file.path);
     const updated = known?.updated ?? head;
-    const summary = summariseDocument(file.path, await repository.readBlob(file.id));
+    const content = await repository.readBlob(file.id);
+    const summary = summariseDocument(file.path, content);
     if (file.path === WELL_KNOWN_FILE[kind]) wellKnown = summary.yaml;
-    documents.push(documentRow(kind, id, file.path, summary, known?.created ?? updated, updated));
+    const row = documentRow(kind, id, file.path, summary, known?.created ?? updated, updated);
+    documents.push(row);
+    clinical?.add(file.path, content, row);
   }
+  const { letters, entries } = clinical?.rows() ?? { letters: [], entries: [] };
   const patientFileCreated = documents.find((d) => d.path === 'patient.yaml')?.createdAt;
   return {
     kind,
@@ -196,5 +205,7 @@ export async function buildRepositoryRows(
             readPatient(wellKnown),
           )
         : [],
+    letters,
+    entries,
   };
 }

@@ -6,6 +6,7 @@
 import type { SqlClient } from './sql-client.js';
 import type { AuditRow } from './audit-rows.js';
 import type { DocumentRow, LinkRow, PatientRow, RepositoryRows } from './repository-rows.js';
+import type { EntryRow, LetterRow } from './clinical-rows.js';
 
 /** `upsert` replaces rows that exist; `insert` is for tables known to hold none of these keys. */
 type WriteMode = 'upsert' | 'insert';
@@ -177,6 +178,95 @@ export async function insertAuditRows(
   );
 }
 
+/** Inserts or replaces letter rows; an existing row keeps its created_at. */
+export async function writeLetters(
+  tx: SqlClient,
+  rows: readonly LetterRow[],
+  mode: WriteMode = 'upsert',
+): Promise<void> {
+  if (rows.length === 0) return;
+  const column = <K extends keyof LetterRow>(key: K) => rows.map((r) => r[key]);
+  await tx.query(
+    `INSERT INTO letters (clinical_id, letter_id, title, snippet, status, composer_name, composer_role,
+       composer_email, care_location, start_time, references_letter, has_body, attachment_count,
+       created_at, updated_at, commit_sha)
+     SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
+       $8::text[], $9::text[], $10::timestamptz[], $11::text[], $12::boolean[], $13::int[],
+       $14::timestamptz[], $15::timestamptz[], $16::text[])
+     ${
+       mode === 'insert'
+         ? ''
+         : `ON CONFLICT (clinical_id, letter_id) DO UPDATE SET
+       title = excluded.title, snippet = excluded.snippet, status = excluded.status,
+       composer_name = excluded.composer_name, composer_role = excluded.composer_role,
+       composer_email = excluded.composer_email, care_location = excluded.care_location,
+       start_time = excluded.start_time, references_letter = excluded.references_letter,
+       has_body = excluded.has_body, attachment_count = excluded.attachment_count,
+       updated_at = excluded.updated_at, commit_sha = excluded.commit_sha`
+     }`,
+    [
+      column('clinicalId'),
+      column('letterId'),
+      column('title'),
+      column('snippet'),
+      column('status'),
+      column('composerName'),
+      column('composerRole'),
+      column('composerEmail'),
+      column('careLocation'),
+      column('startTime'),
+      column('referencesLetter'),
+      column('hasBody'),
+      column('attachmentCount'),
+      column('createdAt'),
+      column('updatedAt'),
+      column('commitSha'),
+    ],
+  );
+}
+
+/** Inserts or replaces structured entry rows; an existing row keeps its created_at. */
+export async function writeEntries(
+  tx: SqlClient,
+  rows: readonly EntryRow[],
+  mode: WriteMode = 'upsert',
+): Promise<void> {
+  if (rows.length === 0) return;
+  const column = <K extends keyof EntryRow>(key: K) => rows.map((r) => r[key]);
+  await tx.query(
+    `INSERT INTO clinical_entries (clinical_id, entry_id, entry_kind, path, recorded_at, title, summary,
+       supersedes, data, created_at, updated_at, commit_sha)
+     SELECT r.clinical_id, r.entry_id, r.entry_kind, r.path, r.recorded_at, r.title, r.summary, r.supersedes,
+            r.data::jsonb, r.created_at, r.updated_at, r.commit_sha
+       FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::timestamptz[], $6::text[], $7::text[],
+                   $8::text[], $9::text[], $10::timestamptz[], $11::timestamptz[], $12::text[])
+         AS r(clinical_id, entry_id, entry_kind, path, recorded_at, title, summary, supersedes, data,
+              created_at, updated_at, commit_sha)
+     ${
+       mode === 'insert'
+         ? ''
+         : `ON CONFLICT (clinical_id, entry_id) DO UPDATE SET
+       entry_kind = excluded.entry_kind, path = excluded.path, recorded_at = excluded.recorded_at,
+       title = excluded.title, summary = excluded.summary, supersedes = excluded.supersedes,
+       data = excluded.data, updated_at = excluded.updated_at, commit_sha = excluded.commit_sha`
+     }`,
+    [
+      column('clinicalId'),
+      column('entryId'),
+      column('entryKind'),
+      column('path'),
+      column('recordedAt'),
+      column('title'),
+      column('summary'),
+      column('supersedes'),
+      column('data'),
+      column('createdAt'),
+      column('updatedAt'),
+      column('commitSha'),
+    ],
+  );
+}
+
 /** Replaces everything the given repositories contribute, and records the commit each came from. */
 export async function writeRepositoryRows(tx: SqlClient, batch: readonly RepositoryRows[]): Promise<void> {
   if (batch.length === 0) return;
@@ -198,6 +288,19 @@ export async function writeRepositoryRows(tx: SqlClient, batch: readonly Reposit
     tx,
     batch.flatMap((r) => r.audit),
   );
+  const clinical = batch.filter((r) => r.kind === 'clinical').map((r) => r.id);
+  if (clinical.length > 0) {
+    await tx.query('DELETE FROM letters WHERE clinical_id = ANY($1::text[])', [clinical]);
+    await tx.query('DELETE FROM clinical_entries WHERE clinical_id = ANY($1::text[])', [clinical]);
+  }
+  await writeLetters(
+    tx,
+    batch.flatMap((r) => r.letters),
+  );
+  await writeEntries(
+    tx,
+    batch.flatMap((r) => r.entries),
+  );
   await recordHeads(tx, batch, 'upsert');
 }
 
@@ -218,6 +321,16 @@ export async function fillRepositoryRows(tx: SqlClient, batch: readonly Reposito
   await insertAuditRows(
     tx,
     batch.flatMap((r) => r.audit),
+    'insert',
+  );
+  await writeLetters(
+    tx,
+    batch.flatMap((r) => r.letters),
+    'insert',
+  );
+  await writeEntries(
+    tx,
+    batch.flatMap((r) => r.entries),
     'insert',
   );
   await recordHeads(tx, batch, 'insert');

@@ -40,6 +40,7 @@ import type { IdempotencyStore } from '../projection/idempotency-store.js';
 import type { Projection } from '../projection/projection.js';
 import { parseYamlMapping } from '../projection/yaml-mapping.js';
 import type { WriteSwitch } from './write-switch.js';
+import type { RecordLinks, RecordLinksOf } from './record-links.js';
 
 /** Who is acting: the API principal and the identity its commits carry. */
 export interface Actor {
@@ -142,7 +143,7 @@ export const DEFAULT_HISTORY_PAGE = 20;
 export const MAX_HISTORY_PAGE = 100;
 const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,255}$/;
 
-type Meta = Pick<PatientView, 'clinical_id' | 'coordination_id' | 'created_at'>;
+type Meta = RecordLinksOf;
 
 export interface PatientServiceDeps {
   readonly store: RecordStore;
@@ -151,6 +152,7 @@ export interface PatientServiceDeps {
   readonly claims: ContactClaims;
   readonly idempotency: IdempotencyStore;
   readonly writes: WriteSwitch;
+  readonly links: RecordLinks;
   readonly now?: () => Date;
 }
 
@@ -229,6 +231,7 @@ export class PatientService {
   readonly #claims: ContactClaims;
   readonly #idempotency: IdempotencyStore;
   readonly #writes: WriteSwitch;
+  readonly #links: RecordLinks;
   readonly #now: () => Date;
 
   constructor(deps: PatientServiceDeps) {
@@ -239,6 +242,7 @@ export class PatientService {
     this.#claims = deps.claims;
     this.#idempotency = deps.idempotency;
     this.#writes = deps.writes;
+    this.#links = deps.links;
     this.#now = deps.now ?? (() => new Date());
   }
 
@@ -295,22 +299,6 @@ export class PatientService {
     }
   }
 
-  /** Links and creation time: fixed once the record exists, so cached for good after one lookup. */
-  async #meta(id: RecordId): Promise<Meta> {
-    const key = `patient-meta/${id}`;
-    const cached = await this.#cache.getDocument(key);
-    if (cached !== undefined) return JSON.parse(cached.toString('utf8')) as Meta;
-    const row = await this.#projection.getPatient(id);
-    const meta: Meta = {
-      clinical_id: row?.clinicalId ?? null,
-      coordination_id: row?.coordinationId ?? null,
-      created_at: row?.createdAt ?? new Date(0).toISOString(),
-    };
-    if (row?.clinicalId && row.coordinationId)
-      await this.#cache.setDocument(key, Buffer.from(JSON.stringify(meta)));
-    return meta;
-  }
-
   async #view(id: RecordId, includeDeleted: boolean): Promise<PatientView> {
     const current = await this.#current(id);
     if (!current.stored.active && !includeDeleted) {
@@ -318,7 +306,7 @@ export class PatientService {
         details: { patient_id: id, version: current.version },
       });
     }
-    return view(id, current.stored, current.version, current.updatedAt, await this.#meta(id));
+    return view(id, current.stored, current.version, current.updatedAt, await this.#links.of(id));
   }
 
   /** One patient; RECORD_DELETED for a soft-deleted one. */
@@ -379,7 +367,7 @@ export class PatientService {
       coordination_id: record.coordinationId,
       created_at: current.updatedAt,
     };
-    await this.#cache.setDocument(`patient-meta/${record.demographicsId}`, Buffer.from(JSON.stringify(meta)));
+    await this.#links.remember(record.demographicsId, meta);
     const patient = view(record.demographicsId, current.stored, current.version, current.updatedAt, meta);
     if (keyHash !== undefined)
       await this.#idempotency.finish(keyHash, JSON.stringify(patient)).catch(() => undefined);

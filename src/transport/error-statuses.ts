@@ -33,6 +33,7 @@ export const ERROR_STATUSES: Readonly<Record<ErrorCode, ErrorStatus>> = {
   ALREADY_EXISTS: { http: 409, grpc: 'ALREADY_EXISTS', exit: 5 },
   PRECONDITION_REQUIRED: { http: 428, grpc: 'FAILED_PRECONDITION', exit: 5 },
   VERSION_CONFLICT: { http: 412, grpc: 'FAILED_PRECONDITION', exit: 5 },
+  INVALID_STATE: { http: 409, grpc: 'FAILED_PRECONDITION', exit: 5 },
   IDEMPOTENCY_KEY_REUSED: { http: 422, grpc: 'FAILED_PRECONDITION', exit: 5 },
   IDEMPOTENCY_IN_PROGRESS: { http: 409, grpc: 'ABORTED', exit: 6 },
   PAYLOAD_TOO_LARGE: { http: 413, grpc: 'RESOURCE_EXHAUSTED', exit: 3 },

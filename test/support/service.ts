@@ -18,6 +18,12 @@ export const ADMIN_KEY = 'test-admin-key-0123456789abcdef';
 export const WRITER_KEY = 'test-writer-key-0123456789abcdef';
 export const READER_KEY = 'test-reader-key-0123456789abcdef';
 export const OTHER_WRITER_KEY = 'test-other-writer-key-0123456789';
+/** A clinician with a professional registration: may sign letters off. */
+export const CLINICIAN_KEY = 'test-clinician-key-0123456789abcd';
+/** A patient's own app: writes contributions. */
+export const PATIENT_KEY = 'test-patient-key-0123456789abcdef';
+export const CLINICIAN_EMAIL = 'dr.synthetic@example.invalid';
+export const CLINIC = 'Synthetic Outpatient Clinic';
 
 export type ServiceBackend = 'pglite' | 'postgres+redis';
 
@@ -55,6 +61,26 @@ export async function startService(
           care_location: 'Synthetic General Hospital',
         },
         { id: 'reader', principal: 'test-reader', sha256: hashApiKey(READER_KEY), scopes: ['patient:read'] },
+        {
+          id: 'clinician',
+          principal: 'test-clinician',
+          sha256: hashApiKey(CLINICIAN_KEY),
+          scopes: ['patient:read', 'patient:write'],
+          author: {
+            name: 'Dr Ada Synthetic',
+            email: CLINICIAN_EMAIL,
+            role: 'Consultant Physician',
+            registrations: [{ authority: 'GMC', number: '7000001' }],
+          },
+          care_location: CLINIC,
+        },
+        {
+          id: 'patient-app',
+          principal: 'test-patient-app',
+          sha256: hashApiKey(PATIENT_KEY),
+          scopes: ['patient:read', 'patient:write'],
+          author: { name: 'Testy Fixture', email: 'testy@example.invalid', role: 'Patient' },
+        },
         {
           id: 'other-writer',
           principal: 'test-other',

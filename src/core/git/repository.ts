@@ -340,13 +340,13 @@ export class GitRepository {
     return (await this.#objects.read(id, 'blob')).body;
   }
 
-  async #blobAt(tree: ObjectId | undefined, path: RepoPath): Promise<ObjectId | undefined> {
+  /** The object at `path` in a tree: a file's blob or a folder's tree (so a folder's history works too). */
+  async #entryAt(tree: ObjectId | undefined, path: RepoPath): Promise<ObjectId | undefined> {
     if (tree === undefined) return undefined;
-    const entry = await findEntry(this.#objects, tree, path);
-    return entry === undefined || isTreeEntry(entry) ? undefined : entry.id;
+    return (await findEntry(this.#objects, tree, path))?.id;
   }
 
-  /** Commits newest first along first parents, optionally only those that changed `path`. */
+  /** Commits newest first along first parents, optionally only those that changed `path` (a file or a folder). */
   async history(query: HistoryQuery = {}): Promise<HistoryPage> {
     const limit = Math.min(Math.max(query.limit ?? 50, 1), MAX_HISTORY_PAGE);
     let cursor: ObjectId | undefined;
@@ -360,7 +360,7 @@ export class GitRepository {
         const parent = commit.parents[0];
         const parentTree = parent === undefined ? undefined : (await this.readCommit(parent)).tree;
         include =
-          (await this.#blobAt(commit.tree, query.path)) !== (await this.#blobAt(parentTree, query.path));
+          (await this.#entryAt(commit.tree, query.path)) !== (await this.#entryAt(parentTree, query.path));
       }
       if (include) {
         if (commits.length === limit) return { commits, next: commits.at(-1)!.id };

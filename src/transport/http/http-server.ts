@@ -4,6 +4,7 @@
 // at /openapi.json and interactive docs at /docs. Routes are thin: parse, call a service, map
 // the result. Only /healthz, /readyz and the API docs are open without a key.
 import { randomUUID } from 'node:crypto';
+import multipart from '@fastify/multipart';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { Span } from '@opentelemetry/api';
@@ -23,6 +24,9 @@ import type { HttpMetrics, Tracing } from './observability.js';
 import { registerPatientRoutes } from './patient-routes.js';
 import { registerSystemRoutes, type SystemDeps } from './system-routes.js';
 import type { PatientService } from '../../services/patient-service.js';
+import { registerClinicalRoutes, type ClinicalServices } from './clinical-routes.js';
+import { parseYamlBody } from './yaml-body.js';
+import { MAX_ATTACHMENTS } from '../../core/clinical/letter.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -39,6 +43,7 @@ declare module 'fastify' {
 
 export interface HttpServerDeps extends SystemDeps {
   readonly patients: PatientService;
+  readonly clinical: ClinicalServices;
   readonly keys: ApiKeys;
   readonly metrics: HttpMetrics;
   readonly tracing: Tracing;
@@ -47,6 +52,8 @@ export interface HttpServerDeps extends SystemDeps {
 
 export interface HttpServerOptions {
   readonly bodyLimit: number;
+  /** The largest attachment accepted, in bytes. */
+  readonly uploadLimit: number;
   readonly https?: { readonly cert: Buffer; readonly key: Buffer };
   readonly version: string;
 }
@@ -93,6 +100,13 @@ function asVprError(error: unknown): VprError {
     FST_ERR_CTP_EMPTY_JSON_BODY: ['INVALID_INPUT', 'the body is empty; send a JSON object'],
     FST_ERR_CTP_INVALID_JSON_BODY: ['INVALID_INPUT', 'the body is not valid JSON'],
     FST_ERR_BAD_URL: ['INVALID_INPUT', 'the URL is malformed'],
+    FST_REQ_FILE_TOO_LARGE: ['PAYLOAD_TOO_LARGE', 'an attached file is larger than the configured limit'],
+    FST_FILES_LIMIT: ['PAYLOAD_TOO_LARGE', `a letter may have at most ${MAX_ATTACHMENTS} attachments`],
+    FST_PARTS_LIMIT: ['PAYLOAD_TOO_LARGE', 'the form has too many parts'],
+    FST_FIELDS_LIMIT: ['INVALID_INPUT', 'the form has too many fields; send one field, letter'],
+    FST_PROTO_VIOLATION: ['INVALID_INPUT', 'the form names a field that is not allowed'],
+    FST_INVALID_MULTIPART_CONTENT_TYPE: ['INVALID_INPUT', 'the request is not multipart/form-data'],
+    FST_MP_PREMATURE_CLOSE: ['INVALID_INPUT', 'the upload ended before the form was complete'],
   };
   const known = e.code === undefined ? undefined : byCode[e.code];
   if (known !== undefined) return new VprError(known[0], known[1], { details: { field: 'body' } });
@@ -202,6 +216,32 @@ export async function buildHttpServer(
     sendError(reply, new VprError('NOT_FOUND', 'no such route')),
   );
 
+  // Attachments stream through the multipart parser into the file store, never whole in memory.
+  await app.register(multipart, {
+    // The file name as the client sent it: a name with a path in it is refused, not trimmed.
+    preservePath: true,
+    limits: {
+      fields: 1,
+      fieldSize: options.bodyLimit,
+      files: MAX_ATTACHMENTS,
+      parts: MAX_ATTACHMENTS + 1,
+      // One byte more than the file store's own limit, so the store refuses first, with its error.
+      fileSize: options.uploadLimit + 1,
+    },
+  });
+  // Entries may be sent as YAML, the format they are stored in; parsed with aliases refused.
+  app.addContentTypeParser(
+    ['application/yaml', 'application/x-yaml', 'text/yaml'],
+    { parseAs: 'string', bodyLimit: options.bodyLimit },
+    (_request, body, done) => {
+      try {
+        done(null, parseYamlBody(String(body)));
+      } catch (error) {
+        done(error as Error, undefined);
+      }
+    },
+  );
+
   await app.register(swagger, {
     openapi: {
       openapi: '3.1.0',
@@ -236,5 +276,6 @@ export async function buildHttpServer(
 
   registerSystemRoutes(app, deps);
   registerPatientRoutes(app, deps.patients);
+  registerClinicalRoutes(app, deps.clinical);
   return app;
 }

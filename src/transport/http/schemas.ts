@@ -10,7 +10,7 @@ import {
   NAME_MAX,
   SEX_AT_BIRTH,
 } from '../../core/patient/demographics.js';
-import { MAX_PAGE } from '../../projection/patient-queries.js';
+import { DEFAULT_PAGE, MAX_PAGE } from '../../projection/page-cursor.js';
 import { MAX_HISTORY_PAGE } from '../../services/patient-service.js';
 
 const nullable = (schema: TSchema) => Type.Union([schema, Type.Null()]);
@@ -195,7 +195,7 @@ export const PatientListQuery = Type.Object(
     deleted: Type.Optional(
       Type.Boolean({ description: 'List soft-deleted patients instead.', default: false }),
     ),
-    limit: Type.Optional(Type.Integer({ minimum: 1, maximum: MAX_PAGE, default: 20 })),
+    limit: Type.Optional(Type.Integer({ minimum: 1, maximum: MAX_PAGE, default: DEFAULT_PAGE })),
     cursor: Type.Optional(Type.String({ maxLength: 1024 })),
   },
   { additionalProperties: false },

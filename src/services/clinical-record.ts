@@ -1,0 +1,210 @@
+// What every operation on a patient's clinical repository shares: finding the clinical record
+// from the patient id (and refusing writes to a deleted patient), reading files at HEAD or at a
+// version through the cache, the content version (ETag) of one item, and committing a change to
+// one item so that "check the item's version, then write" is atomic: the check runs against a
+// HEAD, the commit must have that HEAD as its parent (the ref compare-and-swap), and a commit
+// that lost the race to an unrelated change of the repository is checked and tried again.
+import { createHash } from 'node:crypto';
+import type { Action, Trailer } from '../core/commit/commit-message.js';
+import { VprError, isVprError } from '../core/errors.js';
+import type { ObjectId } from '../core/git/git-object.js';
+import { parseRecordId, type RecordId } from '../core/ids/record-id.js';
+import { TimestampIdGenerator } from '../core/ids/timestamp-id.js';
+import { PATIENT_FILE, readPatient } from '../core/patient/fhir-patient.js';
+import type { ChangeInput, RecordStore } from '../core/record/record-store.js';
+import { repositoryDir } from '../core/record/record-layout.js';
+import { FileStore, type StoredFile } from '../core/files/file-store.js';
+import { DocumentReader } from '../cache/document-reader.js';
+import type { ReadCache } from '../cache/read-cache.js';
+import { ACTING_PRINCIPAL_TRAILER } from '../projection/audit-rows.js';
+import type { Projection } from '../projection/projection.js';
+import { parseYamlMapping } from '../projection/yaml-mapping.js';
+import type { Actor } from './patient-service.js';
+import type { RecordLinks } from './record-links.js';
+import type { WriteSwitch } from './write-switch.js';
+
+/** How often a write that lost the CAS to an unrelated commit is checked and tried again. */
+const CAS_ATTEMPTS = 5;
+export const DEFAULT_MAX_UPLOAD_BYTES = 64 * 1024 * 1024;
+
+export interface ClinicalDeps {
+  readonly store: RecordStore;
+  readonly projection: Projection;
+  readonly cache: ReadCache;
+  readonly writes: WriteSwitch;
+  readonly links: RecordLinks;
+  /** The largest attachment accepted, in bytes. */
+  readonly maxUploadBytes?: number;
+  readonly now?: () => Date;
+}
+
+/** The trailers every commit made through the API carries: who acted, with which key. */
+export function actingTrailers(actor: Actor): Trailer[] {
+  return [
+    { key: ACTING_PRINCIPAL_TRAILER, value: actor.principal },
+    { key: 'Acting-Key', value: actor.keyId },
+  ];
+}
+
+/** The version of one item (a letter's files, an entry's file): 40 hex of its content's SHA-256. */
+export function contentVersion(...parts: readonly (Buffer | undefined)[]): string {
+  const hash = createHash('sha256');
+  for (const part of parts) {
+    hash.update(part === undefined ? 'absent' : `${part.length}:`);
+    if (part !== undefined) hash.update(part);
+    hash.update('\0');
+  }
+  return hash.digest('hex').slice(0, 40);
+}
+
+/** VERSION_CONFLICT unless the item is still at the version a change is based on. */
+export function assertItemVersion(current: string, expected: string | undefined, what: string): void {
+  if (expected !== undefined && current !== expected) {
+    throw new VprError('VERSION_CONFLICT', `the ${what} changed since the version this change was based on`, {
+      details: { expected, current },
+    });
+  }
+}
+
+export interface ItemCommit {
+  readonly changes: readonly ChangeInput[];
+  readonly action: Action;
+  readonly summary: string;
+  readonly trailers: readonly Trailer[];
+}
+
+export class ClinicalRecord {
+  readonly store: RecordStore;
+  readonly projection: Projection;
+  readonly ids = new TimestampIdGenerator();
+  readonly maxUploadBytes: number;
+  readonly now: () => Date;
+  readonly #documents: DocumentReader;
+  readonly #writes: WriteSwitch;
+  readonly #links: RecordLinks;
+  /** Stored files that requests in flight may still commit a reference to (see `holdFile`). */
+  readonly #held = new Map<string, { count: number; created: boolean; committed: boolean }>();
+
+  constructor(deps: ClinicalDeps) {
+    this.store = deps.store;
+    this.projection = deps.projection;
+    this.#documents = new DocumentReader(deps.store, deps.cache);
+    this.#writes = deps.writes;
+    this.#links = deps.links;
+    this.maxUploadBytes = deps.maxUploadBytes ?? DEFAULT_MAX_UPLOAD_BYTES;
+    this.now = deps.now ?? (() => new Date());
+  }
+
+  /** The patient's clinical record id, for reading. */
+  async clinicalIdOf(patientId: unknown): Promise<RecordId> {
+    return this.#links.clinicalId(parseRecordId(patientId, 'patient_id'));
+  }
+
+  /** The clinical record id for a write: writes must be on, and the patient must not be deleted. */
+  async clinicalIdForWrite(patientId: unknown): Promise<RecordId> {
+    const id = parseRecordId(patientId, 'patient_id');
+    this.#writes.assertWritable();
+    const clinicalId = await this.#links.clinicalId(id);
+    const patient = await this.#documents.read('demographics', id, PATIENT_FILE).catch((error: unknown) => {
+      if (isVprError(error, 'NOT_FOUND')) {
+        throw new VprError('NOT_FOUND', 'no patient with this id', { details: { patient_id: id } });
+      }
+      throw error;
+    });
+    if (readPatient(parseYamlMapping(patient.content.toString('utf8')))?.active === false) {
+      throw new VprError('RECORD_DELETED', 'this patient is deleted; restore it to change the record', {
+        details: { patient_id: id },
+      });
+    }
+    return clinicalId;
+  }
+
+  /** The clinical repository's HEAD. */
+  head(clinicalId: RecordId): ObjectId | undefined {
+    return this.store.head('clinical', clinicalId);
+  }
+
+  /** A file at a commit (default HEAD), through the cache; undefined when absent there. */
+  async readOptional(clinicalId: RecordId, path: string, version?: string): Promise<Buffer | undefined> {
+    try {
+      return (await this.#documents.read('clinical', clinicalId, path, version)).content;
+    } catch (error) {
+      if (isVprError(error, 'NOT_FOUND')) return undefined;
+      throw error;
+    }
+  }
+
+  /** The content-addressed file store of this clinical repository. */
+  files(clinicalId: RecordId): FileStore {
+    return new FileStore(repositoryDir(this.store.dataDir, 'clinical', clinicalId), {
+      durability: 'fsync',
+      maxBytes: this.maxUploadBytes,
+    });
+  }
+
+  /**
+   * Marks a stored file as about to be referenced by a commit of this request. Two requests may
+   * upload the same bytes at once: only one of them created the file, and if that one's commit
+   * fails while the other's succeeds, the bytes must stay. So the bytes are removed only when
+   * every request holding them has finished and none committed (in this process; see
+   * docs/storage.md for what that leaves across processes).
+   */
+  holdFile(clinicalId: RecordId, file: StoredFile): void {
+    const key = `${clinicalId}/${file.hash}`;
+    const held = this.#held.get(key) ?? { count: 0, created: false, committed: false };
+    held.count++;
+    held.created ||= file.created;
+    this.#held.set(key, held);
+  }
+
+  /** Ends a hold; when the last holder ends and nobody committed, a file a holder created goes. */
+  async releaseFile(clinicalId: RecordId, file: StoredFile, committed: boolean): Promise<void> {
+    const key = `${clinicalId}/${file.hash}`;
+    const held = this.#held.get(key);
+    if (held === undefined) return;
+    held.count--;
+    held.committed ||= committed;
+    if (held.count > 0) return;
+    this.#held.delete(key);
+    if (!held.committed && held.created) await this.files(clinicalId).discard({ ...file, created: true });
+  }
+
+  /**
+   * Commits a change to one item. `check` looks at the repository as it is at `head` and throws
+   * if the change no longer applies (wrong version, wrong state); it then returns the commit to
+   * make. The commit is made on top of exactly that head, so the check and the write are one step.
+   */
+  async commitItem(
+    actor: Actor,
+    clinicalId: RecordId,
+    check: (head: ObjectId) => Promise<ItemCommit>,
+  ): Promise<{ commit: ObjectId }> {
+    for (let attempt = 1; ; attempt++) {
+      const head = this.head(clinicalId);
+      if (head === undefined) {
+        throw new VprError('NOT_FOUND', 'the clinical record has no commits', {
+          details: { clinical_id: clinicalId },
+        });
+      }
+      const change = await check(head);
+      try {
+        const result = await this.store.commitChange({
+          kind: 'clinical',
+          id: clinicalId,
+          parent: head,
+          changes: change.changes,
+          author: actor.author,
+          action: change.action,
+          summary: change.summary,
+          careLocation: actor.careLocation,
+          trailers: [...actingTrailers(actor), ...change.trailers],
+        });
+        return { commit: result.id };
+      } catch (error) {
+        // Another change of this repository landed first: look again, and retry if ours still applies.
+        if (isVprError(error, 'VERSION_CONFLICT') && attempt < CAS_ATTEMPTS) continue;
+        throw error;
+      }
+    }
+  }
+}

@@ -1,0 +1,199 @@
+// Structured clinical entries (vital signs, lab results, problems) for every door alike, with
+// the lifecycle of seed 001's "Four Commit Actions": create (a new file), update (a new version
+// of the same file, for a correction), superseded (a new entry that names the one it replaces;
+// the old file stays as it was). Which entries are current is the projection's answer, as is
+// the list of a patient's entries of a kind over a time range.
+import { VprError, invalidInput } from '../core/errors.js';
+import { parseTimestampId, type TimestampId } from '../core/ids/timestamp-id.js';
+import type { RecordId } from '../core/ids/record-id.js';
+import { parseVersion } from '../core/record/record-store.js';
+import {
+  ENTRY_KINDS,
+  isEntryKind,
+  parseEntryInput,
+  readEntryComposition,
+  renderEntryComposition,
+  type StoredEntry,
+} from '../core/clinical/entries.js';
+import { entryPath } from '../core/clinical/entry-layout.js';
+import {
+  listEntries,
+  type EntryFilter,
+  type EntrySummary,
+  type Page,
+} from '../projection/clinical-queries.js';
+import { assertItemVersion, contentVersion, type ClinicalRecord } from './clinical-record.js';
+import type { Actor } from './patient-service.js';
+
+export interface EntryView {
+  readonly entry_id: string;
+  readonly kind: string;
+  readonly patient_id: string;
+  readonly clinical_id: string;
+  /** The entry's version (its ETag). */
+  readonly version: string;
+  readonly commit: string;
+  readonly recorded_at: string;
+  readonly composer: { readonly name: string; readonly role: string };
+  readonly supersedes: string | null;
+  readonly superseded_by: string | null;
+  readonly data: Readonly<Record<string, unknown>>;
+}
+
+const ENTRY_TRAILER = 'Entry-Id';
+
+/** One entry at a commit; NOT_FOUND when there is none of this kind and id. */
+async function readEntry(
+  record: ClinicalRecord,
+  clinicalId: RecordId,
+  kind: unknown,
+  entryId: TimestampId,
+  at: string,
+): Promise<{ path: string; content: Buffer; entry: StoredEntry }> {
+  if (!isEntryKind(kind)) throw invalidInput('kind', `must be one of ${ENTRY_KINDS.join(', ')}`);
+  const path = entryPath(kind, entryId);
+  const content = await record.readOptional(clinicalId, path, at);
+  const entry = content === undefined ? undefined : readEntryComposition(content.toString('utf8'));
+  if (content === undefined || entry === undefined) {
+    throw new VprError('NOT_FOUND', 'no entry of this kind with this id at this version', {
+      details: { entry_id: entryId },
+    });
+  }
+  return { path, content, entry };
+}
+
+export class EntryService {
+  readonly #record: ClinicalRecord;
+
+  constructor(record: ClinicalRecord) {
+    this.#record = record;
+  }
+
+  async #supersededBy(clinicalId: RecordId, entryId: string): Promise<string | null> {
+    const rows = await this.#record.projection.client
+      .query<{ entry_id: string }>(
+        'SELECT min(entry_id) AS entry_id FROM clinical_entries WHERE clinical_id = $1 AND supersedes = $2',
+        [clinicalId, entryId],
+      )
+      .catch(() => []);
+    return rows[0]?.entry_id ?? null;
+  }
+
+  async #write(
+    actor: Actor,
+    patientId: unknown,
+    kind: unknown,
+    body: unknown,
+    supersedes?: TimestampId,
+  ): Promise<EntryView> {
+    const input = parseEntryInput(kind, body, this.#record.now());
+    const clinicalId = await this.#record.clinicalIdForWrite(patientId);
+    if (supersedes !== undefined) {
+      await readEntry(this.#record, clinicalId, input.kind, supersedes, this.#record.head(clinicalId) ?? '');
+      if ((await this.#supersededBy(clinicalId, supersedes)) !== null) {
+        throw new VprError('INVALID_STATE', 'this entry is superseded already; supersede the newer one', {
+          details: { entry_id: supersedes },
+        });
+      }
+    }
+    const entryId = this.#record.ids.next();
+    const text = renderEntryComposition({
+      entryId,
+      entry: input,
+      composer: { name: actor.author.name, role: actor.author.role },
+      ...(supersedes === undefined ? {} : { supersedes }),
+    });
+    const { commit } = await this.#record.commitItem(actor, clinicalId, async () => ({
+      changes: [{ path: entryPath(input.kind, entryId), content: text }],
+      action: supersedes === undefined ? 'create' : 'superseded',
+      summary: supersedes === undefined ? `Recorded ${input.kind}` : `Superseded ${input.kind} ${supersedes}`,
+      trailers: [{ key: ENTRY_TRAILER, value: entryId }],
+    }));
+    return this.get(patientId, input.kind, entryId, commit);
+  }
+
+  /** Records a new entry of `kind`. */
+  async add(actor: Actor, patientId: unknown, kind: unknown, body: unknown): Promise<EntryView> {
+    return this.#write(actor, patientId, kind, body);
+  }
+
+  /** A new entry of the same kind that replaces `entryId`; the old entry is kept as it was. */
+  async supersede(
+    actor: Actor,
+    patientId: unknown,
+    kind: unknown,
+    entryId: unknown,
+    body: unknown,
+  ): Promise<EntryView> {
+    return this.#write(actor, patientId, kind, body, parseTimestampId(entryId, 'entry_id'));
+  }
+
+  /** A correction: a new version of the same entry file. If-Match is required. */
+  async update(
+    actor: Actor,
+    patientId: unknown,
+    kind: unknown,
+    entryId: unknown,
+    expected: string | undefined,
+    body: unknown,
+  ): Promise<EntryView> {
+    const id = parseTimestampId(entryId, 'entry_id');
+    if (expected === undefined) {
+      throw new VprError(
+        'PRECONDITION_REQUIRED',
+        'an update must name the version of the entry it is based on (If-Match)',
+      );
+    }
+    const clinicalId = await this.#record.clinicalIdForWrite(patientId);
+    const { commit } = await this.#record.commitItem(actor, clinicalId, async (head) => {
+      const current = await readEntry(this.#record, clinicalId, kind, id, head);
+      assertItemVersion(contentVersion(current.content), expected, 'entry');
+      const input = parseEntryInput(current.entry.kind, body, this.#record.now());
+      return {
+        changes: [
+          {
+            path: current.path,
+            content: renderEntryComposition({
+              entryId: id,
+              entry: input,
+              composer: { name: actor.author.name, role: actor.author.role },
+              ...(current.entry.supersedes === undefined ? {} : { supersedes: current.entry.supersedes }),
+            }),
+          },
+        ],
+        action: 'update',
+        summary: `Corrected ${current.entry.kind}`,
+        trailers: [{ key: ENTRY_TRAILER, value: id }],
+      };
+    });
+    return this.get(patientId, kind, id, commit);
+  }
+
+  async get(patientId: unknown, kind: unknown, entryId: unknown, version?: string): Promise<EntryView> {
+    const clinicalId = await this.#record.clinicalIdOf(patientId);
+    const id = parseTimestampId(entryId, 'entry_id');
+    const at = version === undefined ? this.#record.head(clinicalId) : parseVersion(version, 'version');
+    if (at === undefined)
+      throw new VprError('NOT_FOUND', 'no entry with this id', { details: { entry_id: id } });
+    const { content, entry } = await readEntry(this.#record, clinicalId, kind, id, at);
+    return {
+      entry_id: entry.entryId,
+      kind: entry.kind,
+      patient_id: String(patientId),
+      clinical_id: clinicalId,
+      version: contentVersion(content),
+      commit: at,
+      recorded_at: entry.recordedAt,
+      composer: { name: entry.composer.name, role: entry.composer.role },
+      supersedes: entry.supersedes ?? null,
+      superseded_by: await this.#supersededBy(clinicalId, id),
+      data: entry.entry as unknown as Record<string, unknown>,
+    };
+  }
+
+  /** A patient's entries, newest first, from the projection. */
+  async list(patientId: unknown, filter: EntryFilter = {}): Promise<Page<EntrySummary>> {
+    const clinicalId = await this.#record.clinicalIdOf(patientId);
+    return listEntries(this.#record.projection.client, clinicalId, filter);
+  }
+}
