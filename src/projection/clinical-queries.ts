@@ -112,22 +112,6 @@ export async function listLetters(
   return pageOf(rows, limit, letterOf, (r) => [String(r.letter_id), '']);
 }
 
-/** One letter's projected summary (for its superseded-by link), if projected. */
-export async function getLetterSummary(
-  client: SqlClient,
-  clinicalId: string,
-  letterId: string,
-): Promise<LetterSummary | undefined> {
-  const rows = await guardProjection(() =>
-    client.query(
-      `SELECT ${LETTER_COLUMNS} FROM letters l LEFT JOIN clinical_links k ON k.clinical_id = l.clinical_id
-        WHERE l.clinical_id = $1 AND l.letter_id = $2`,
-      [clinicalId, letterId],
-    ),
-  );
-  return rows[0] === undefined ? undefined : letterOf(rows[0]);
-}
-
 export interface SignOffFilter {
   /** The composer's email address. */
   readonly author?: string;
@@ -287,4 +271,27 @@ export async function listDocumentsUnder(
     }),
     (r) => [iso(r.created_at), String(r.path)],
   );
+}
+
+/**
+ * The newer letter or entry that supersedes one, with the commit the projection holds for the
+ * repository: an answer given when that commit is HEAD is fixed until the next commit, so a
+ * caller may cache it under HEAD.
+ */
+export async function supersession(
+  client: SqlClient,
+  table: 'letters' | 'clinical_entries',
+  clinicalId: string,
+  itemId: string,
+): Promise<{ supersededBy: string | null; projectedHead: string | null }> {
+  const sql =
+    table === 'letters'
+      ? `SELECT (SELECT head_commit FROM repositories WHERE kind = 'clinical' AND id = $1) AS head,
+                (SELECT min(letter_id) FROM letters WHERE clinical_id = $1 AND references_letter = $2) AS newer`
+      : `SELECT (SELECT head_commit FROM repositories WHERE kind = 'clinical' AND id = $1) AS head,
+                (SELECT min(entry_id) FROM clinical_entries WHERE clinical_id = $1 AND supersedes = $2) AS newer`;
+  const [row] = await guardProjection(() =>
+    client.query<{ head: string | null; newer: string | null }>(sql, [clinicalId, itemId]),
+  );
+  return { supersededBy: row?.newer ?? null, projectedHead: row?.head ?? null };
 }

@@ -80,6 +80,7 @@ export class ClinicalRecord {
   readonly maxUploadBytes: number;
   readonly now: () => Date;
   readonly #documents: DocumentReader;
+  readonly #cache: ReadCache;
   readonly #writes: WriteSwitch;
   readonly #links: RecordLinks;
   /** Stored files that requests in flight may still commit a reference to (see `holdFile`). */
@@ -89,6 +90,7 @@ export class ClinicalRecord {
     this.store = deps.store;
     this.projection = deps.projection;
     this.#documents = new DocumentReader(deps.store, deps.cache);
+    this.#cache = deps.cache;
     this.#writes = deps.writes;
     this.#links = deps.links;
     this.maxUploadBytes = deps.maxUploadBytes ?? DEFAULT_MAX_UPLOAD_BYTES;
@@ -132,6 +134,19 @@ export class ClinicalRecord {
       if (isVprError(error, 'NOT_FOUND')) return undefined;
       throw error;
     }
+  }
+
+  /**
+   * A view of one item (letter, entry) as served at HEAD, from the cache when it was built at
+   * this same HEAD. `build` says whether its answer may be cached: only when everything it used,
+   * the projection's part included, was as of this HEAD, so a cached view is never stale.
+   */
+  async viewAtHead<T>(key: string, build: () => Promise<{ view: T; cacheable: boolean }>): Promise<T> {
+    const cached = await this.#cache.getDocument(key);
+    if (cached !== undefined) return JSON.parse(cached.toString('utf8')) as T;
+    const { view, cacheable } = await build();
+    if (cacheable) await this.#cache.setDocument(key, Buffer.from(JSON.stringify(view)));
+    return view;
   }
 
   /** The content-addressed file store of this clinical repository. */

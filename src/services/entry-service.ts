@@ -18,6 +18,7 @@ import {
 import { entryPath } from '../core/clinical/entry-layout.js';
 import {
   listEntries,
+  supersession,
   type EntryFilter,
   type EntrySummary,
   type Page,
@@ -69,14 +70,14 @@ export class EntryService {
     this.#record = record;
   }
 
-  async #supersededBy(clinicalId: RecordId, entryId: string): Promise<string | null> {
-    const rows = await this.#record.projection.client
-      .query<{ entry_id: string }>(
-        'SELECT min(entry_id) AS entry_id FROM clinical_entries WHERE clinical_id = $1 AND supersedes = $2',
-        [clinicalId, entryId],
-      )
-      .catch(() => []);
-    return rows[0]?.entry_id ?? null;
+  /** Which entry supersedes this one (the projection's answer), and as of which commit. */
+  async #supersession(clinicalId: RecordId, entryId: string) {
+    return supersession(this.#record.projection.client, 'clinical_entries', clinicalId, entryId).catch(
+      () => ({
+        supersededBy: null,
+        projectedHead: null,
+      }),
+    );
   }
 
   async #write(
@@ -90,7 +91,7 @@ export class EntryService {
     const clinicalId = await this.#record.clinicalIdForWrite(patientId);
     if (supersedes !== undefined) {
       await readEntry(this.#record, clinicalId, input.kind, supersedes, this.#record.head(clinicalId) ?? '');
-      if ((await this.#supersededBy(clinicalId, supersedes)) !== null) {
+      if ((await this.#supersession(clinicalId, supersedes)).supersededBy !== null) {
         throw new VprError('INVALID_STATE', 'this entry is superseded already; supersede the newer one', {
           details: { entry_id: supersedes },
         });
@@ -172,23 +173,28 @@ export class EntryService {
   async get(patientId: unknown, kind: unknown, entryId: unknown, version?: string): Promise<EntryView> {
     const clinicalId = await this.#record.clinicalIdOf(patientId);
     const id = parseTimestampId(entryId, 'entry_id');
-    const at = version === undefined ? this.#record.head(clinicalId) : parseVersion(version, 'version');
+    const head = this.#record.head(clinicalId);
+    const at = version === undefined ? head : parseVersion(version, 'version');
     if (at === undefined)
       throw new VprError('NOT_FOUND', 'no entry with this id', { details: { entry_id: id } });
-    const { content, entry } = await readEntry(this.#record, clinicalId, kind, id, at);
-    return {
-      entry_id: entry.entryId,
-      kind: entry.kind,
-      patient_id: String(patientId),
-      clinical_id: clinicalId,
-      version: contentVersion(content),
-      commit: at,
-      recorded_at: entry.recordedAt,
-      composer: { name: entry.composer.name, role: entry.composer.role },
-      supersedes: entry.supersedes ?? null,
-      superseded_by: await this.#supersededBy(clinicalId, id),
-      data: entry.entry as unknown as Record<string, unknown>,
-    };
+    return this.#record.viewAtHead(`entry-view/${clinicalId}/${at}/${String(kind)}/${id}`, async () => {
+      const { content, entry } = await readEntry(this.#record, clinicalId, kind, id, at);
+      const { supersededBy, projectedHead } = await this.#supersession(clinicalId, id);
+      const view: EntryView = {
+        entry_id: entry.entryId,
+        kind: entry.kind,
+        patient_id: String(patientId),
+        clinical_id: clinicalId,
+        version: contentVersion(content),
+        commit: at,
+        recorded_at: entry.recordedAt,
+        composer: { name: entry.composer.name, role: entry.composer.role },
+        supersedes: entry.supersedes ?? null,
+        superseded_by: supersededBy,
+        data: entry.entry as unknown as Record<string, unknown>,
+      };
+      return { view, cacheable: at === head && projectedHead === head };
+    });
   }
 
   /** A patient's entries, newest first, from the projection. */

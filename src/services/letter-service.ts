@@ -32,9 +32,9 @@ import {
   type LetterInput,
 } from '../core/clinical/letter.js';
 import {
-  getLetterSummary,
   listLetters,
   signOffQueue,
+  supersession,
   type LetterSummary,
   type Page,
   type SignOffFilter,
@@ -149,12 +149,13 @@ export class LetterService {
     };
   }
 
-  async #supersededBy(clinicalId: RecordId, letterId: string): Promise<string | null> {
-    // The projection answers this; if it cannot, the letter is still served.
-    const summary = await getLetterSummary(this.#record.projection.client, clinicalId, letterId).catch(
-      () => undefined,
-    );
-    return summary?.supersededBy ?? null;
+  /** Which letter supersedes this one (the projection's answer), and as of which commit. */
+  async #supersession(clinicalId: RecordId, letterId: string) {
+    // If the projection cannot answer, the letter is still served (and not cached).
+    return supersession(this.#record.projection.client, 'letters', clinicalId, letterId).catch(() => ({
+      supersededBy: null,
+      projectedHead: null,
+    }));
   }
 
   async #store(
@@ -285,11 +286,18 @@ export class LetterService {
   async get(patientId: unknown, letterId: unknown, version?: string): Promise<LetterView> {
     const clinicalId = await this.#record.clinicalIdOf(patientId);
     const id = parseTimestampId(letterId, 'letter_id');
-    const at = version === undefined ? this.#record.head(clinicalId) : parseVersion(version, 'version');
+    const head = this.#record.head(clinicalId);
+    const at = version === undefined ? head : parseVersion(version, 'version');
     if (at === undefined)
       throw new VprError('NOT_FOUND', 'no letter with this id', { details: { letter_id: id } });
-    const read = await this.#read(clinicalId, id, at);
-    return this.#view(String(patientId), clinicalId, at, read, await this.#supersededBy(clinicalId, id));
+    return this.#record.viewAtHead(`letter-view/${clinicalId}/${at}/${id}`, async () => {
+      const read = await this.#read(clinicalId, id, at);
+      const { supersededBy, projectedHead } = await this.#supersession(clinicalId, id);
+      return {
+        view: this.#view(String(patientId), clinicalId, at, read, supersededBy),
+        cacheable: at === head && projectedHead === head,
+      };
+    });
   }
 
   /**
