@@ -222,6 +222,18 @@ for (const backend of withServices) {
     assert.equal(edited.json().status, 'draft');
     assert.equal(edited.json().signed_off, null);
     assert.equal((await queue()).length, 1, 'an edited signed letter needs sign-off again');
+    const sameAgain = await edit({ 'if-match': edited.headers.etag as string });
+    assert.equal(sameAgain.statusCode, 200);
+    assert.equal(
+      sameAgain.json().commit,
+      edited.json().commit,
+      'an edit that changes nothing makes no commit',
+    );
+    const blobId = (
+      await git(dir, ['rev-parse', `HEAD:correspondence/letter/${letter.letter_id}/body.md`])
+    ).trim();
+    const notACommit = await service.inject({ url: `${url}?version=${blobId}`, headers: auth(READER_KEY) });
+    assert.equal(notACommit.statusCode, 404, 'a version must name a commit');
     const original = await service.inject({
       url: `${url}?version=${letter.commit}`,
       headers: auth(READER_KEY),
@@ -385,6 +397,11 @@ for (const backend of withServices) {
     // A correction is a new version of the same file.
     const url = `${patient.base}/entries/blood_pressure/${ids[3]}`;
     const current = await service.inject({ url, headers: auth(READER_KEY) });
+    const unchangedEntry = await service.inject({
+      url,
+      headers: { ...auth(READER_KEY), 'if-none-match': current.headers.etag as string },
+    });
+    assert.equal(unchangedEntry.statusCode, 304);
     const correction = { recorded_at: '2026-09-01T09:00:00Z', systolic_mmhg: 126, diastolic_mmhg: 82 };
     const put = (headers: Record<string, string>) =>
       service.inject({
@@ -414,6 +431,10 @@ for (const backend of withServices) {
     });
     assert.equal(superseding.statusCode, 201, superseding.body);
     assert.equal(superseding.json().supersedes, ids[2]);
+    assert.equal(
+      superseding.headers.location,
+      `${patient.base}/entries/blood_pressure/${superseding.json().entry_id}`,
+    );
     assert.match((await subjects(dir))[0]!, /^clinical:superseded: /);
     const old = await service.inject({
       url: `${patient.base}/entries/blood_pressure/${ids[2]}`,
@@ -646,7 +667,12 @@ test('the patient’s voice: contributions under patient/, never touching clinic
   assert.equal((await subjects(dir))[0], 'clinical:create: Patient contribution: comment');
   assert.match(await git(dir, ['log', '-1', '--format=%B']), /Contribution-Source: patient/);
   const listed = await service.inject({ url: `${patient.base}/contributions`, headers: auth(READER_KEY) });
-  assert.equal(listed.json().contributions.length, 3);
+  assert.deepEqual(
+    listed.json().contributions.map((c: { title: string }) => c.title),
+    ['Comment on a letter', 'Reported outcome', 'Symptom log'],
+    'newest first, named by kind',
+  );
+  assert.match(listed.json().contributions[2].snippet, /^symptom: Breathlessness on stairs, severity: 4/);
   const read = await service.inject({
     url: `${patient.base}/contributions/symptom/${symptom.json().id}`,
     headers: auth(READER_KEY),

@@ -232,7 +232,11 @@ export interface DocumentListItem {
   readonly updatedAt: string;
 }
 
-/** The documents of one repository under a folder, newest first (a patient's contributions). */
+/**
+ * The documents of one repository under a folder, by file name, last first: newest first where
+ * the names are TimestampIds (a patient's contributions), which order to the millisecond where
+ * commit times only order to the second.
+ */
 export async function listDocumentsUnder(
   client: SqlClient,
   kind: string,
@@ -241,19 +245,20 @@ export async function listDocumentsUnder(
   query: { limit?: number; cursor?: string } = {},
 ): Promise<Page<DocumentListItem>> {
   const limit = pageLimit(query.limit);
+  const name = `regexp_replace(path, '^.*/', '')`;
   const params: unknown[] = [kind, repoId, `${folder.replace(/[\\%_]/g, (c) => `\\${c}`)}%`];
   let after = '';
   if (query.cursor !== undefined) {
-    const [createdAt, path] = decodeCursor(query.cursor);
-    params.push(createdAt, path);
-    after = `AND (created_at, path) < ($${params.length - 1}::timestamptz, $${params.length})`;
+    const [lastName, lastPath] = decodeCursor(query.cursor);
+    params.push(lastName, lastPath);
+    after = `AND (${name}, path) < ($${params.length - 1}, $${params.length})`;
   }
   params.push(limit + 1);
   const rows = await guardProjection(() =>
     client.query(
-      `SELECT path, doc_kind, title, snippet, author_name, created_at, updated_at FROM documents
+      `SELECT path, ${name} AS name, doc_kind, title, snippet, author_name, created_at, updated_at FROM documents
         WHERE kind = $1 AND repo_id = $2 AND path LIKE $3 ${after}
-        ORDER BY created_at DESC, path DESC LIMIT $${params.length}`,
+        ORDER BY ${name} DESC, path DESC LIMIT $${params.length}`,
       params,
     ),
   );
@@ -269,7 +274,7 @@ export async function listDocumentsUnder(
       createdAt: iso(row.created_at),
       updatedAt: iso(row.updated_at),
     }),
-    (r) => [iso(r.created_at), String(r.path)],
+    (r) => [String(r.name), String(r.path)],
   );
 }
 

@@ -3,6 +3,7 @@
 // mapping is handed back with the summary, so the facts read from it need no second parse.
 import { createHash } from 'node:crypto';
 import { parseYamlMapping, type YamlMapping } from './yaml-mapping.js';
+import { CONTRIBUTION_TITLES, readContribution } from '../core/clinical/contribution.js';
 
 export interface DocumentSummary {
   readonly docKind: string;
@@ -49,6 +50,25 @@ export function summariseDocument(path: string, content: Buffer): DocumentSummar
   const fileName = path.split('/').at(-1) ?? path;
   if (content.includes(0)) return { docKind, title: fileName, snippet: '', sha256 };
   const text = content.toString('utf8');
+  const contribution = docKind === 'patient_contribution' ? readContribution(text) : undefined;
+  if (contribution !== undefined) {
+    const data = contribution.data;
+    const said =
+      typeof data === 'string'
+        ? data
+        : Object.entries(data)
+            .map(
+              ([key, value]) =>
+                `${key}: ${typeof value === 'object' ? JSON.stringify(value) : String(value)}`,
+            )
+            .join(', ');
+    return {
+      docKind,
+      title: CONTRIBUTION_TITLES[contribution.kind],
+      snippet: oneLine(said, SNIPPET_LENGTH),
+      sha256,
+    };
+  }
   if (fileName.endsWith('.md')) {
     const heading = /^#{1,6}\s+(.+)$/m.exec(text)?.[1];
     const body = text.replace(/^#{1,6}\s+.+$/m, '').replace(/[*_`>#-]/g, ' ');

@@ -187,12 +187,13 @@ export class ClinicalRecord {
   /**
    * Commits a change to one item. `check` looks at the repository as it is at `head` and throws
    * if the change no longer applies (wrong version, wrong state); it then returns the commit to
-   * make. The commit is made on top of exactly that head, so the check and the write are one step.
+   * make, or undefined when the change would store what is stored already (no commit is made).
+   * The commit is made on top of exactly that head, so the check and the write are one step.
    */
   async commitItem(
     actor: Actor,
     clinicalId: RecordId,
-    check: (head: ObjectId) => Promise<ItemCommit>,
+    check: (head: ObjectId) => Promise<ItemCommit | undefined>,
   ): Promise<{ commit: ObjectId }> {
     for (let attempt = 1; ; attempt++) {
       const head = this.head(clinicalId);
@@ -202,6 +203,7 @@ export class ClinicalRecord {
         });
       }
       const change = await check(head);
+      if (change === undefined) return { commit: head };
       try {
         const result = await this.store.commitChange({
           kind: 'clinical',

@@ -80,6 +80,28 @@ export class EntryService {
     );
   }
 
+  /**
+   * Which entry supersedes `entryId` as of `head`, waiting briefly for the projection to reach
+   * that commit (a racing supersede's projection lands just after its commit); the projection
+   * must answer for that very commit, or two supersedes of one entry could both succeed.
+   */
+  async #supersessionAt(clinicalId: RecordId, entryId: string, head: string): Promise<string | null> {
+    for (let attempt = 0; attempt < 50; attempt++) {
+      const known = await supersession(
+        this.#record.projection.client,
+        'clinical_entries',
+        clinicalId,
+        entryId,
+      );
+      if (known.projectedHead === head) return known.supersededBy;
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    throw new VprError(
+      'PROJECTION_UNAVAILABLE',
+      'the projection has not caught up with this record; try again shortly',
+    );
+  }
+
   async #write(
     actor: Actor,
     patientId: unknown,
@@ -89,14 +111,6 @@ export class EntryService {
   ): Promise<EntryView> {
     const input = parseEntryInput(kind, body, this.#record.now());
     const clinicalId = await this.#record.clinicalIdForWrite(patientId);
-    if (supersedes !== undefined) {
-      await readEntry(this.#record, clinicalId, input.kind, supersedes, this.#record.head(clinicalId) ?? '');
-      if ((await this.#supersession(clinicalId, supersedes)).supersededBy !== null) {
-        throw new VprError('INVALID_STATE', 'this entry is superseded already; supersede the newer one', {
-          details: { entry_id: supersedes },
-        });
-      }
-    }
     const entryId = this.#record.ids.next();
     const text = renderEntryComposition({
       entryId,
@@ -104,12 +118,26 @@ export class EntryService {
       composer: { name: actor.author.name, role: actor.author.role },
       ...(supersedes === undefined ? {} : { supersedes }),
     });
-    const { commit } = await this.#record.commitItem(actor, clinicalId, async () => ({
-      changes: [{ path: entryPath(input.kind, entryId), content: text }],
-      action: supersedes === undefined ? 'create' : 'superseded',
-      summary: supersedes === undefined ? `Recorded ${input.kind}` : `Superseded ${input.kind} ${supersedes}`,
-      trailers: [{ key: ENTRY_TRAILER, value: entryId }],
-    }));
+    const { commit } = await this.#record.commitItem(actor, clinicalId, async (head) => {
+      if (supersedes !== undefined) {
+        // Against the HEAD the commit will have as parent: the entry exists, and nothing newer
+        // supersedes it already (the projection's answer, asked as of this HEAD).
+        await readEntry(this.#record, clinicalId, input.kind, supersedes, head);
+        const known = await this.#supersessionAt(clinicalId, supersedes, head);
+        if (known !== null) {
+          throw new VprError('INVALID_STATE', 'this entry is superseded already; supersede the newer one', {
+            details: { entry_id: supersedes, superseded_by: known },
+          });
+        }
+      }
+      return {
+        changes: [{ path: entryPath(input.kind, entryId), content: text }],
+        action: supersedes === undefined ? 'create' : 'superseded',
+        summary:
+          supersedes === undefined ? `Recorded ${input.kind}` : `Superseded ${input.kind} ${supersedes}`,
+        trailers: [{ key: ENTRY_TRAILER, value: entryId }],
+      };
+    });
     return this.get(patientId, input.kind, entryId, commit);
   }
 
@@ -145,23 +173,21 @@ export class EntryService {
         'an update must name the version of the entry it is based on (If-Match)',
       );
     }
+    const input = parseEntryInput(kind, body, this.#record.now());
     const clinicalId = await this.#record.clinicalIdForWrite(patientId);
     const { commit } = await this.#record.commitItem(actor, clinicalId, async (head) => {
-      const current = await readEntry(this.#record, clinicalId, kind, id, head);
+      const current = await readEntry(this.#record, clinicalId, input.kind, id, head);
       assertItemVersion(contentVersion(current.content), expected, 'entry');
-      const input = parseEntryInput(current.entry.kind, body, this.#record.now());
+      const text = renderEntryComposition({
+        entryId: id,
+        entry: input,
+        // The entry's composer stays; who corrected it is the commit's author.
+        composer: current.entry.composer,
+        ...(current.entry.supersedes === undefined ? {} : { supersedes: current.entry.supersedes }),
+      });
+      if (text === current.content.toString('utf8')) return undefined; // the same entry: nothing to commit
       return {
-        changes: [
-          {
-            path: current.path,
-            content: renderEntryComposition({
-              entryId: id,
-              entry: input,
-              composer: { name: actor.author.name, role: actor.author.role },
-              ...(current.entry.supersedes === undefined ? {} : { supersedes: current.entry.supersedes }),
-            }),
-          },
-        ],
+        changes: [{ path: current.path, content: text }],
         action: 'update',
         summary: `Corrected ${current.entry.kind}`,
         trailers: [{ key: ENTRY_TRAILER, value: id }],

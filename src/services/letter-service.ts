@@ -173,12 +173,14 @@ export class LetterService {
         originalFilename: upload.filename as string,
       })
       .catch((error: unknown) => {
-        if (isVprError(error) && error.details?.field !== undefined) {
+        // Name the attachment a field error is about; other errors (size, storage) pass as they are.
+        const field = isVprError(error) ? error.details?.field : undefined;
+        if (isVprError(error) && (field === 'filename' || field === 'file')) {
           throw new VprError(
             error.code,
-            error.message.replace(/^[^:]+:/, `attachments[${index}].filename:`),
+            error.message.replace(/^[^:]+:/, `attachments[${index}].${field}:`),
             {
-              details: { field: `attachments[${index}].filename` },
+              details: { ...error.details, field: `attachments[${index}].${field}` },
             },
           );
         }
@@ -336,9 +338,16 @@ export class LetterService {
         clinicalLists: input.clinicalLists,
         status: 'draft',
       };
+      const composition = renderLetterComposition(next);
+      if (
+        composition === current.composition.toString('utf8') &&
+        input.body === current.body?.toString('utf8')
+      ) {
+        return undefined; // the same letter: nothing to commit
+      }
       return {
         changes: [
-          { path: letterCompositionPath(id), content: renderLetterComposition(next) },
+          { path: letterCompositionPath(id), content: composition },
           ...(input.body !== undefined
             ? [{ path: letterBodyPath(id), content: input.body }]
             : current.body !== undefined

@@ -23,6 +23,13 @@ const FOLDER: Readonly<Record<ContributionKind, string>> = {
   comment: 'comments',
 };
 const MAX_NOTES = 4_000;
+
+/** How lists name each kind of contribution. */
+export const CONTRIBUTION_TITLES: Readonly<Record<ContributionKind, string>> = {
+  symptom: 'Symptom log',
+  outcome: 'Reported outcome',
+  comment: 'Comment on a letter',
+};
 const MAX_ANSWERS = 100;
 
 export type ContributionInput =

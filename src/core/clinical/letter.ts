@@ -320,11 +320,19 @@ export function renderLetterComposition(letter: LetterComposition): string {
     uid: { _type: 'HIER_OBJECT_ID', value: letter.letterId },
     archetype_node_id: LETTER_ARCHETYPE,
     name: dvText(letter.title),
-    language: { _type: 'CODE_PHRASE', terminology_id: { value: 'ISO_639-1' }, code_string: 'en' },
+    language: {
+      _type: 'CODE_PHRASE',
+      terminology_id: { _type: 'TERMINOLOGY_ID', value: 'ISO_639-1' },
+      code_string: 'en',
+    },
     category: {
       _type: 'DV_CODED_TEXT',
       value: 'event',
-      defining_code: { terminology_id: { value: 'openehr' }, code_string: '433' },
+      defining_code: {
+        _type: 'CODE_PHRASE',
+        terminology_id: { _type: 'TERMINOLOGY_ID', value: 'openehr' },
+        code_string: '433',
+      },
     },
     composer: {
       _type: 'PARTY_IDENTIFIED',

@@ -302,7 +302,11 @@ export class GitRepository {
   async #resolve(at: ObjectId | undefined): Promise<ObjectId> {
     const id = at ?? (await this.head());
     if (id === undefined) throw new VprError('NOT_FOUND', 'the repository has no commits');
-    if (at !== undefined && !(await this.#objects.has(at))) {
+    // A version a caller names must be a commit of this repository (not a blob or tree id).
+    if (
+      at !== undefined &&
+      (!(await this.#objects.has(at)) || (await this.#objects.read(at)).type !== 'commit')
+    ) {
       throw new VprError('NOT_FOUND', 'no such version in this repository', { details: { version: at } });
     }
     return id;

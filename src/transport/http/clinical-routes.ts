@@ -88,11 +88,19 @@ async function multipartLetter(
   if (first.done === true || field === undefined || field.type !== 'field' || field.fieldname !== 'letter') {
     throw invalidInput('letter', 'send the letter first, as a form field named letter holding JSON');
   }
-  let body: unknown;
-  try {
-    body = JSON.parse(String(field.value));
-  } catch {
-    throw invalidInput('letter', 'is not valid JSON');
+  if (field.valueTruncated) {
+    throw new VprError('PAYLOAD_TOO_LARGE', 'the letter field is larger than the configured body limit', {
+      details: { field: 'letter' },
+    });
+  }
+  // A part sent with Content-Type application/json arrives parsed already; a plain field as text.
+  let body: unknown = field.value;
+  if (typeof field.value === 'string') {
+    try {
+      body = JSON.parse(field.value);
+    } catch {
+      throw invalidInput('letter', 'is not valid JSON');
+    }
   }
   async function* uploads(): AsyncIterable<Upload> {
     let index = 0;
@@ -378,19 +386,21 @@ export function registerClinicalRoutes(app: FastifyInstance, services: ClinicalS
         summary: 'Read an entry at HEAD or at a commit',
         params: EntryParams,
         querystring: VersionQuery,
-        response: { 200: Entry, ...errors },
+        response: { 200: Entry, 304: { type: 'null', description: 'Not modified.' }, ...errors },
       },
     },
-    async (request, reply) =>
-      versioned(
-        reply,
-        await entries.get(
-          request.params.patient_id,
-          request.params.kind,
-          request.params.entry_id,
-          request.query.version,
-        ),
-      ),
+    async (request, reply) => {
+      const entry = await entries.get(
+        request.params.patient_id,
+        request.params.kind,
+        request.params.entry_id,
+        request.query.version,
+      );
+      versioned(reply, entry);
+      if (noneMatchHits(header(request.headers['if-none-match']), entry.version))
+        return reply.code(304).send();
+      return entry;
+    },
   );
 
   app.put<{ Params: { patient_id: string; kind: string; entry_id: string } }>(
@@ -439,6 +449,10 @@ export function registerClinicalRoutes(app: FastifyInstance, services: ClinicalS
         request.params.kind,
         request.params.entry_id,
         request.body,
+      );
+      reply.header(
+        'location',
+        `/api/v1/patients/${request.params.patient_id}/entries/${entry.kind}/${entry.entry_id}`,
       );
       return reply.code(201).send(versioned(reply, entry));
     },

@@ -1,5 +1,5 @@
-// ETags of patient versions (the demographics commit id) and the conditional headers that carry
-// them. A version is quoted as a strong ETag; `If-Match` and `If-None-Match` accept the strong
+// ETags (a patient's demographics commit id; a letter's or entry's content version: 40 hex either
+// way) and the conditional headers that carry them. A version is quoted as a strong ETag; `If-Match` and `If-None-Match` accept the strong
 // and the weak (`W/"…"`) form alike, since a version names exact content either way.
 import { invalidInput } from '../../core/errors.js';
 
@@ -12,7 +12,7 @@ export function parseIfMatch(header: string | undefined): string | undefined {
   if (header === undefined) return undefined;
   const match = ETAG.exec(header.trim());
   if (match === null) {
-    throw invalidInput('If-Match', 'must be one ETag of this patient as the service sent it, e.g. "3f2c…"');
+    throw invalidInput('If-Match', 'must be one ETag as the service sent it, e.g. "3f2c…"');
   }
   return match[1];
 }

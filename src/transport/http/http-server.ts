@@ -107,6 +107,7 @@ function asVprError(error: unknown): VprError {
     FST_PROTO_VIOLATION: ['INVALID_INPUT', 'the form names a field that is not allowed'],
     FST_INVALID_MULTIPART_CONTENT_TYPE: ['INVALID_INPUT', 'the request is not multipart/form-data'],
     FST_MP_PREMATURE_CLOSE: ['INVALID_INPUT', 'the upload ended before the form was complete'],
+    FST_INVALID_JSON_FIELD_ERROR: ['INVALID_INPUT', 'a form field sent as JSON is not valid JSON'],
   };
   const known = e.code === undefined ? undefined : byCode[e.code];
   if (known !== undefined) return new VprError(known[0], known[1], { details: { field: 'body' } });
