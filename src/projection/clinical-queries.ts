@@ -5,24 +5,12 @@
 import { guardProjection } from './patient-queries.js';
 import { decodeCursor, encodeCursor, pageLimit } from './page-cursor.js';
 import type { SqlClient } from './sql-client.js';
+import type { LetterRow } from './clinical-rows.js';
 
-export interface LetterSummary {
-  readonly clinicalId: string;
+/** A letter as lists show it: its projected row, the patient it belongs to and what supersedes it. */
+export interface LetterSummary extends Omit<LetterRow, 'composerEmail' | 'commitSha'> {
   readonly patientId: string | null;
-  readonly letterId: string;
-  readonly title: string;
-  readonly snippet: string;
-  readonly status: string;
-  readonly composerName: string;
-  readonly composerRole: string;
-  readonly careLocation: string;
-  readonly startTime: string | null;
-  readonly referencesLetter: string | null;
   readonly supersededBy: string | null;
-  readonly hasBody: boolean;
-  readonly attachmentCount: number;
-  readonly createdAt: string;
-  readonly updatedAt: string;
 }
 
 export interface EntrySummary {

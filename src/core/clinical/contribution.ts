@@ -9,6 +9,7 @@
 //   patient/comments/<id>.md      a comment on a letter: Markdown with YAML front matter
 import { parse, stringify } from 'yaml';
 import { invalidInput } from '../errors.js';
+import { objectAt, refuseUnknown } from '../input.js';
 import { parseSingleLine } from '../commit/author.js';
 import { parseTimestampId, type TimestampId } from '../ids/timestamp-id.js';
 import { parseFreeText, parseInstant } from './letter.js';
@@ -68,11 +69,6 @@ export function parseContributionKind(value: unknown): ContributionKind {
   return value as ContributionKind;
 }
 
-function known(input: Record<string, unknown>, fields: readonly string[]): void {
-  for (const key of Object.keys(input))
-    if (!fields.includes(key)) throw invalidInput(key, 'is not a known field');
-}
-
 function optional<T>(value: unknown, parse: (v: unknown) => T): T | undefined {
   return value === undefined || value === null ? undefined : parse(value);
 }
@@ -87,14 +83,11 @@ function parseNumber(value: unknown, field: string, min: number, max: number, in
 
 /** A contribution as a client sends it, validated strictly. */
 export function parseContributionInput(kind: ContributionKind, value: unknown): ContributionInput {
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-    throw invalidInput('body', 'must be an object');
-  }
-  const input = value as Record<string, unknown>;
+  const input = objectAt(value, '');
   const recordedAt = () => optional(input.recorded_at, (v) => parseInstant(v, 'recorded_at'));
   const notes = () => optional(input.notes, (v) => parseFreeText(v, 'notes', MAX_NOTES));
   if (kind === 'symptom') {
-    known(input, ['symptom', 'severity', 'recorded_at', 'notes']);
+    refuseUnknown(input, ['symptom', 'severity', 'recorded_at', 'notes'], '');
     const at = recordedAt();
     const text = notes();
     return {
@@ -106,7 +99,7 @@ export function parseContributionInput(kind: ContributionKind, value: unknown): 
     };
   }
   if (kind === 'outcome') {
-    known(input, ['instrument', 'score', 'max_score', 'answers', 'recorded_at', 'notes']);
+    refuseUnknown(input, ['instrument', 'score', 'max_score', 'answers', 'recorded_at', 'notes'], '');
     const score = parseNumber(input.score, 'score', -1e6, 1e6);
     const maxScore = optional(input.max_score, (v) => parseNumber(v, 'max_score', -1e6, 1e6));
     if (maxScore !== undefined && score > maxScore) throw invalidInput('score', 'must not exceed max_score');
@@ -122,14 +115,8 @@ export function parseContributionInput(kind: ContributionKind, value: unknown): 
       score,
       ...(maxScore === undefined ? {} : { maxScore }),
       answers: answers.map((raw, i) => {
-        if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
-          throw invalidInput(`answers[${i}]`, 'must be an object');
-        }
-        const answer = raw as Record<string, unknown>;
-        for (const key of Object.keys(answer)) {
-          if (key !== 'question' && key !== 'answer')
-            throw invalidInput(`answers[${i}].${key}`, 'is not a known field');
-        }
+        const answer = objectAt(raw, `answers[${i}]`);
+        refuseUnknown(answer, ['question', 'answer'], `answers[${i}]`);
         return {
           question: parseSingleLine(answer.question, `answers[${i}].question`, 500),
           answer: parseSingleLine(answer.answer, `answers[${i}].answer`, 500),
@@ -139,7 +126,7 @@ export function parseContributionInput(kind: ContributionKind, value: unknown): 
       ...(text === undefined ? {} : { notes: text }),
     };
   }
-  known(input, ['letter_id', 'text']);
+  refuseUnknown(input, ['letter_id', 'text'], '');
   return {
     kind,
     letterId: parseTimestampId(input.letter_id, 'letter_id'),

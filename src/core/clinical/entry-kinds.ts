@@ -9,6 +9,7 @@
 // The value lists and limits are exported so the API's schemas are built from them and the docs
 // and the rules cannot drift apart. Error messages say what is wrong with a field, never its value.
 import { invalidInput } from '../errors.js';
+import { fieldAt as at, given, objectAt, refuseUnknown, type Input } from '../input.js';
 import { parseSingleLine } from '../commit/author.js';
 
 export const ENTRY_KINDS = ['blood_pressure', 'heart_rate', 'body_weight', 'lab_result', 'problem'] as const;
@@ -209,26 +210,6 @@ export interface ProblemEntry extends EntryBase {
 /** A validated entry in canonical form, by kind. */
 export type EntryInput =
   BloodPressureEntry | HeartRateEntry | BodyWeightEntry | LabResultEntry | ProblemEntry;
-
-type Input = Readonly<Record<string, unknown>>;
-
-const at = (field: string, key: string) => (field === '' ? key : `${field}.${key}`);
-
-/** Absent, or null: both mean "not given". */
-const given = (value: unknown): boolean => value !== undefined && value !== null;
-
-function objectAt(value: unknown, field: string): Input {
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-    throw invalidInput(field, 'must be an object');
-  }
-  return value as Input;
-}
-
-function refuseUnknown(input: Input, known: readonly string[], field: string): void {
-  for (const key of Object.keys(input)) {
-    if (!known.includes(key)) throw invalidInput(at(field, key), 'is not a known field');
-  }
-}
 
 function parseEnum<T extends string>(value: unknown, allowed: readonly T[], field: string): T {
   if (typeof value !== 'string' || !allowed.includes(value as T)) {

@@ -10,6 +10,7 @@
 // error); the stored file is read back leniently, because reading must never lose a record.
 import { parse, stringify } from 'yaml';
 import { invalidInput } from '../errors.js';
+import { objectAt, refuseUnknown } from '../input.js';
 import { parseSingleLine, type Author, type Registration } from '../commit/author.js';
 import { parseTimestampId, type TimestampId } from '../ids/timestamp-id.js';
 import { RM_VERSION } from '../record/ehr-status.js';
@@ -125,19 +126,6 @@ export function letterIdOfPath(path: string): TimestampId | undefined {
   }
 }
 
-function objectOf(value: unknown, field: string): Record<string, unknown> {
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-    throw invalidInput(field || 'body', 'must be an object');
-  }
-  return value as Record<string, unknown>;
-}
-
-function onlyKnown(input: Record<string, unknown>, known: readonly string[], prefix: string): void {
-  for (const key of Object.keys(input)) {
-    if (!known.includes(key)) throw invalidInput(prefix ? `${prefix}.${key}` : key, 'is not a known field');
-  }
-}
-
 /** Free text a person typed (letter bodies, narratives): no NUL or control characters but line breaks and tabs. */
 export function parseFreeText(value: unknown, field: string, maxChars: number): string {
   if (typeof value !== 'string') throw invalidInput(field, 'must be a string');
@@ -168,12 +156,12 @@ export function parseInstant(value: unknown, field: string): string {
 }
 
 function parseListItem(value: unknown, field: string): ClinicalListItem {
-  const input = objectOf(value, field);
-  onlyKnown(input, ['text', 'code'], field);
+  const input = objectAt(value, field);
+  refuseUnknown(input, ['text', 'code'], field);
   const text = parseSingleLine(input.text, `${field}.text`, 500);
   if (input.code === undefined || input.code === null) return { text };
-  const code = objectOf(input.code, `${field}.code`);
-  onlyKnown(code, ['terminology', 'value'], `${field}.code`);
+  const code = objectAt(input.code, `${field}.code`);
+  refuseUnknown(code, ['terminology', 'value'], `${field}.code`);
   return {
     text,
     code: {
@@ -184,8 +172,8 @@ function parseListItem(value: unknown, field: string): ClinicalListItem {
 }
 
 function parseClinicalList(value: unknown, field: string): ClinicalList {
-  const input = objectOf(value, field);
-  onlyKnown(input, ['kind', 'name', 'items', 'narrative'], field);
+  const input = objectAt(value, field);
+  refuseUnknown(input, ['kind', 'name', 'items', 'narrative'], field);
   if (typeof input.kind !== 'string' || !LIST_KIND.test(input.kind)) {
     throw invalidInput(`${field}.kind`, 'must be a lower-case label such as diagnoses or medications');
   }
@@ -215,8 +203,8 @@ function parseClinicalList(value: unknown, field: string): ClinicalList {
  * caller knows: see `assertLetterHasContent`.
  */
 export function parseLetterInput(value: unknown, options: { allow?: readonly string[] } = {}): LetterInput {
-  const input = objectOf(value, '');
-  onlyKnown(
+  const input = objectAt(value, '');
+  refuseUnknown(
     input,
     ['title', 'body', 'start_time', 'clinical_lists', 'references', 'sign_off', ...(options.allow ?? [])],
     '',

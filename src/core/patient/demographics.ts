@@ -7,6 +7,7 @@ import countries from 'i18n-iso-countries';
 import { parsePhoneNumberFromString } from 'libphonenumber-js/max';
 import validator from 'validator';
 import { invalidInput } from '../errors.js';
+import { fieldAt as at, given, objectAt, refuseUnknown } from '../input.js';
 
 export const SEX_AT_BIRTH = ['female', 'male', 'intersex', 'unknown', 'undisclosed'] as const;
 export type SexAtBirth = (typeof SEX_AT_BIRTH)[number];
@@ -86,27 +87,6 @@ const POSTAL_CODES: Readonly<Record<string, RegExp>> = {
   AU: /^[0-9]{4}$/,
   IN: /^[0-9]{6}$/,
 };
-
-type Input = Readonly<Record<string, unknown>>;
-
-function objectAt(value: unknown, field: string): Input {
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-    throw invalidInput(field, 'must be an object');
-  }
-  return value as Input;
-}
-
-function refuseUnknown(input: Input, known: readonly string[], field: string): void {
-  for (const key of Object.keys(input)) {
-    if (!known.includes(key))
-      throw invalidInput(field === '' ? key : `${field}.${key}`, 'is not a known field');
-  }
-}
-
-const at = (field: string, key: string) => (field === '' ? key : `${field}.${key}`);
-
-/** Absent, or null: both mean "not given". */
-const given = (value: unknown): boolean => value !== undefined && value !== null;
 
 /** Text of one line: trimmed, runs of white space collapsed to one space, bounded. */
 function parseText(value: unknown, field: string, max: number): string {
