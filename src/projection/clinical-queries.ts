@@ -6,6 +6,7 @@ import { guardProjection } from './patient-queries.js';
 import { decodeCursor, encodeCursor, pageLimit } from './page-cursor.js';
 import type { SqlClient } from './sql-client.js';
 import type { LetterRow } from './clinical-rows.js';
+import type { DocumentRow } from './repository-rows.js';
 
 /** A letter as lists show it: its projected row, the patient it belongs to and what supersedes it. */
 export interface LetterSummary extends Omit<LetterRow, 'composerEmail' | 'commitSha'> {
@@ -210,15 +211,11 @@ export async function listEntries(
   );
 }
 
-export interface DocumentListItem {
-  readonly path: string;
-  readonly docKind: string;
-  readonly title: string;
-  readonly snippet: string;
-  readonly authorName: string;
-  readonly createdAt: string;
-  readonly updatedAt: string;
-}
+/** A document as a folder listing shows it. */
+export type DocumentListItem = Pick<
+  DocumentRow,
+  'path' | 'docKind' | 'title' | 'snippet' | 'authorName' | 'createdAt' | 'updatedAt'
+>;
 
 /**
  * The documents of one repository under a folder, by file name, last first: newest first where
