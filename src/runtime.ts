@@ -17,7 +17,7 @@ import { Projection } from './projection/projection.js';
 import { PatientService } from './services/patient-service.js';
 import { WriteSwitch } from './services/write-switch.js';
 import { buildHttpServer } from './transport/http/http-server.js';
-import { ClinicalRecord } from './services/clinical-record.js';
+import { ClinicalRecord } from './services/record-access.js';
 import { ContributionService } from './services/contribution-service.js';
 import { EntryService } from './services/entry-service.js';
 import { LetterService } from './services/letter-service.js';

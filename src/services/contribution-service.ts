@@ -15,7 +15,7 @@ import {
 } from '../core/clinical/contribution.js';
 import { letterCompositionPath } from '../core/clinical/letter.js';
 import { listDocumentsUnder, type DocumentListItem, type Page } from '../projection/clinical-queries.js';
-import type { ClinicalRecord } from './clinical-record.js';
+import type { ClinicalRecord } from './record-access.js';
 import type { Actor } from './patient-service.js';
 
 export interface ContributionView extends StoredContribution {
@@ -33,7 +33,7 @@ export class ContributionService {
   async add(actor: Actor, patientId: unknown, kind: unknown, body: unknown): Promise<ContributionView> {
     const contributionKind = parseContributionKind(kind);
     const input = parseContributionInput(contributionKind, body);
-    const clinicalId = await this.#record.clinicalIdForWrite(patientId);
+    const clinicalId = await this.#record.idForWrite(patientId);
     if (input.kind === 'comment') {
       const letter = await this.#record.readOptional(clinicalId, letterCompositionPath(input.letterId));
       if (letter === undefined) {
@@ -66,7 +66,7 @@ export class ContributionService {
   ): Promise<ContributionView> {
     const contributionKind = parseContributionKind(kind);
     const id = parseTimestampId(contributionId, 'contribution_id');
-    const clinicalId = await this.#record.clinicalIdOf(patientId);
+    const clinicalId = await this.#record.idOf(patientId);
     const path = contributionPath(contributionKind, id);
     const at = version ?? this.#record.head(clinicalId);
     const content = at === undefined ? undefined : await this.#record.readOptional(clinicalId, path, at);
@@ -82,7 +82,7 @@ export class ContributionService {
     patientId: unknown,
     query: { limit?: number; cursor?: string } = {},
   ): Promise<Page<DocumentListItem>> {
-    const clinicalId = await this.#record.clinicalIdOf(patientId);
+    const clinicalId = await this.#record.idOf(patientId);
     return listDocumentsUnder(this.#record.projection.client, 'clinical', clinicalId, 'patient/', query);
   }
 }

@@ -23,7 +23,7 @@ import {
   type EntrySummary,
   type Page,
 } from '../projection/clinical-queries.js';
-import { assertItemVersion, contentVersion, type ClinicalRecord } from './clinical-record.js';
+import { assertItemVersion, contentVersion, type ClinicalRecord } from './record-access.js';
 import type { Actor } from './patient-service.js';
 
 export interface EntryView {
@@ -110,7 +110,7 @@ export class EntryService {
     supersedes?: TimestampId,
   ): Promise<EntryView> {
     const input = parseEntryInput(kind, body, this.#record.now());
-    const clinicalId = await this.#record.clinicalIdForWrite(patientId);
+    const clinicalId = await this.#record.idForWrite(patientId);
     const entryId = this.#record.ids.next();
     const text = renderEntryComposition({
       entryId,
@@ -174,7 +174,7 @@ export class EntryService {
       );
     }
     const input = parseEntryInput(kind, body, this.#record.now());
-    const clinicalId = await this.#record.clinicalIdForWrite(patientId);
+    const clinicalId = await this.#record.idForWrite(patientId);
     const { commit } = await this.#record.commitItem(actor, clinicalId, async (head) => {
       const current = await readEntry(this.#record, clinicalId, input.kind, id, head);
       assertItemVersion(contentVersion(current.content), expected, 'entry');
@@ -197,7 +197,7 @@ export class EntryService {
   }
 
   async get(patientId: unknown, kind: unknown, entryId: unknown, version?: string): Promise<EntryView> {
-    const clinicalId = await this.#record.clinicalIdOf(patientId);
+    const clinicalId = await this.#record.idOf(patientId);
     const id = parseTimestampId(entryId, 'entry_id');
     const head = this.#record.head(clinicalId);
     const at = version === undefined ? head : parseVersion(version, 'version');
@@ -225,7 +225,7 @@ export class EntryService {
 
   /** A patient's entries, newest first, from the projection. */
   async list(patientId: unknown, filter: EntryFilter = {}): Promise<Page<EntrySummary>> {
-    const clinicalId = await this.#record.clinicalIdOf(patientId);
+    const clinicalId = await this.#record.idOf(patientId);
     return listEntries(this.#record.projection.client, clinicalId, filter);
   }
 }

@@ -39,7 +39,7 @@ import {
   type Page,
   type SignOffFilter,
 } from '../projection/clinical-queries.js';
-import { assertItemVersion, contentVersion, type ClinicalRecord } from './clinical-record.js';
+import { assertItemVersion, contentVersion, type ClinicalRecord } from './record-access.js';
 import type { Actor } from './patient-service.js';
 
 /** One file of an upload, in the order the client sent it. */
@@ -205,7 +205,7 @@ export class LetterService {
         'signing off a letter needs an author with a professional registration',
       );
     }
-    const clinicalId = await this.#record.clinicalIdForWrite(patientId);
+    const clinicalId = await this.#record.idForWrite(patientId);
     if (input.references !== undefined) await this.#read(clinicalId, input.references);
     const stored: StoredFile[] = [];
     let committed = false;
@@ -286,7 +286,7 @@ export class LetterService {
 
   /** A letter at HEAD, or at the clinical repository commit `version`. */
   async get(patientId: unknown, letterId: unknown, version?: string): Promise<LetterView> {
-    const clinicalId = await this.#record.clinicalIdOf(patientId);
+    const clinicalId = await this.#record.idOf(patientId);
     const id = parseTimestampId(letterId, 'letter_id');
     const head = this.#record.head(clinicalId);
     const at = version === undefined ? head : parseVersion(version, 'version');
@@ -324,7 +324,7 @@ export class LetterService {
         'an edit must name the version of the letter it is based on (If-Match)',
       );
     }
-    const clinicalId = await this.#record.clinicalIdForWrite(patientId);
+    const clinicalId = await this.#record.idForWrite(patientId);
     const { commit } = await this.#record.commitItem(actor, clinicalId, async (head) => {
       const current = await this.#read(clinicalId, id, head);
       assertItemVersion(current.version, expected, 'letter');
@@ -374,7 +374,7 @@ export class LetterService {
         'signing off a letter needs an author with a professional registration',
       );
     }
-    const clinicalId = await this.#record.clinicalIdForWrite(patientId);
+    const clinicalId = await this.#record.idForWrite(patientId);
     const { commit } = await this.#record.commitItem(actor, clinicalId, async (head) => {
       const current = await this.#read(clinicalId, id, head);
       assertItemVersion(current.version, expected, 'letter');
@@ -409,7 +409,7 @@ export class LetterService {
     letterId: unknown,
     query: { limit?: number; after?: string; diff?: boolean } = {},
   ): Promise<{ history: LetterHistoryEntry[]; next: string | null }> {
-    const clinicalId = await this.#record.clinicalIdOf(patientId);
+    const clinicalId = await this.#record.idOf(patientId);
     const id = parseTimestampId(letterId, 'letter_id');
     const page = await this.#record.store.history('clinical', clinicalId, {
       path: letterDir(id),
@@ -450,7 +450,7 @@ export class LetterService {
     patientId: unknown,
     query: { limit?: number; cursor?: string } = {},
   ): Promise<Page<LetterSummary>> {
-    const clinicalId = await this.#record.clinicalIdOf(patientId);
+    const clinicalId = await this.#record.idOf(patientId);
     return listLetters(this.#record.projection.client, clinicalId, query);
   }
 
@@ -469,7 +469,7 @@ export class LetterService {
     hash: unknown,
     version?: string,
   ): Promise<AttachmentDownload> {
-    const clinicalId = await this.#record.clinicalIdOf(patientId);
+    const clinicalId = await this.#record.idOf(patientId);
     const id = parseTimestampId(letterId, 'letter_id');
     const at = version === undefined ? this.#record.head(clinicalId) : parseVersion(version, 'version');
     if (at === undefined)

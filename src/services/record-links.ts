@@ -42,12 +42,13 @@ export class RecordLinks {
     await this.#cache.setDocument(keyOf(patientId), Buffer.from(JSON.stringify(links)));
   }
 
-  /** The patient's clinical record id; NOT_FOUND when the patient has none the projection knows. */
-  async clinicalId(patientId: RecordId): Promise<RecordId> {
-    const { clinical_id } = await this.of(patientId);
-    if (clinical_id === null) {
+  /** The patient's record of `kind`; NOT_FOUND when the patient has none the projection knows. */
+  async idOf(patientId: RecordId, kind: 'clinical' | 'coordination'): Promise<RecordId> {
+    const links = await this.of(patientId);
+    const id = kind === 'clinical' ? links.clinical_id : links.coordination_id;
+    if (id === null) {
       throw new VprError('NOT_FOUND', 'no patient with this id', { details: { patient_id: patientId } });
     }
-    return clinical_id as RecordId;
+    return id as RecordId;
   }
 }

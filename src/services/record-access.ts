@@ -1,9 +1,10 @@
-// What every operation on a patient's clinical repository shares: finding the clinical record
-// from the patient id (and refusing writes to a deleted patient), reading files at HEAD or at a
-// version through the cache, the content version (ETag) of one item, and committing a change to
-// one item so that "check the item's version, then write" is atomic: the check runs against a
-// HEAD, the commit must have that HEAD as its parent (the ref compare-and-swap), and a commit
-// that lost the race to an unrelated change of the repository is checked and tried again.
+// What every operation on one of a patient's repositories (clinical, coordination) shares:
+// finding the repository from the patient id (and refusing writes to a deleted patient), reading
+// files at HEAD or at a version through the cache, the content version (ETag) of one item, a
+// view cache keyed by HEAD, and committing a change to one item so that "check the item's
+// version, then write" is atomic: the check runs against a HEAD, the commit must have that HEAD
+// as its parent (the ref compare-and-swap), and a commit that lost the race to an unrelated
+// change of the repository is checked and tried again.
 import { createHash } from 'node:crypto';
 import type { Action, Trailer } from '../core/commit/commit-message.js';
 import { VprError, isVprError } from '../core/errors.js';
@@ -27,15 +28,18 @@ import type { WriteSwitch } from './write-switch.js';
 const CAS_ATTEMPTS = 5;
 export const DEFAULT_MAX_UPLOAD_BYTES = 64 * 1024 * 1024;
 
-export interface ClinicalDeps {
+export interface RecordAccessDeps {
   readonly store: RecordStore;
   readonly projection: Projection;
   readonly cache: ReadCache;
   readonly writes: WriteSwitch;
   readonly links: RecordLinks;
+  readonly now?: () => Date;
+}
+
+export interface ClinicalDeps extends RecordAccessDeps {
   /** The largest attachment accepted, in bytes. */
   readonly maxUploadBytes?: number;
-  readonly now?: () => Date;
 }
 
 /** The trailers every commit made through the API carries: who acted, with which key. */
@@ -73,40 +77,39 @@ export interface ItemCommit {
   readonly trailers: readonly Trailer[];
 }
 
-export class ClinicalRecord {
+/** One kind of a patient's repositories, as the services of that kind use it. */
+export class RecordAccess {
+  readonly kind: 'clinical' | 'coordination';
   readonly store: RecordStore;
   readonly projection: Projection;
   readonly ids = new TimestampIdGenerator();
-  readonly maxUploadBytes: number;
   readonly now: () => Date;
   readonly #documents: DocumentReader;
   readonly #cache: ReadCache;
   readonly #writes: WriteSwitch;
   readonly #links: RecordLinks;
-  /** Stored files that requests in flight may still commit a reference to (see `holdFile`). */
-  readonly #held = new Map<string, { count: number; created: boolean; committed: boolean }>();
 
-  constructor(deps: ClinicalDeps) {
+  constructor(kind: 'clinical' | 'coordination', deps: RecordAccessDeps) {
+    this.kind = kind;
     this.store = deps.store;
     this.projection = deps.projection;
     this.#documents = new DocumentReader(deps.store, deps.cache);
     this.#cache = deps.cache;
     this.#writes = deps.writes;
     this.#links = deps.links;
-    this.maxUploadBytes = deps.maxUploadBytes ?? DEFAULT_MAX_UPLOAD_BYTES;
     this.now = deps.now ?? (() => new Date());
   }
 
-  /** The patient's clinical record id, for reading. */
-  async clinicalIdOf(patientId: unknown): Promise<RecordId> {
-    return this.#links.clinicalId(parseRecordId(patientId, 'patient_id'));
+  /** The patient's repository of this kind, for reading. */
+  async idOf(patientId: unknown): Promise<RecordId> {
+    return this.#links.idOf(parseRecordId(patientId, 'patient_id'), this.kind);
   }
 
-  /** The clinical record id for a write: writes must be on, and the patient must not be deleted. */
-  async clinicalIdForWrite(patientId: unknown): Promise<RecordId> {
+  /** The repository id for a write: writes must be on, and the patient must not be deleted. */
+  async idForWrite(patientId: unknown): Promise<RecordId> {
     const id = parseRecordId(patientId, 'patient_id');
     this.#writes.assertWritable();
-    const clinicalId = await this.#links.clinicalId(id);
+    const repoId = await this.#links.idOf(id, this.kind);
     const patient = await this.#documents.read('demographics', id, PATIENT_FILE).catch((error: unknown) => {
       if (isVprError(error, 'NOT_FOUND')) {
         throw new VprError('NOT_FOUND', 'no patient with this id', { details: { patient_id: id } });
@@ -118,18 +121,18 @@ export class ClinicalRecord {
         details: { patient_id: id },
       });
     }
-    return clinicalId;
+    return repoId;
   }
 
-  /** The clinical repository's HEAD. */
-  head(clinicalId: RecordId): ObjectId | undefined {
-    return this.store.head('clinical', clinicalId);
+  /** The repository's HEAD. */
+  head(id: RecordId): ObjectId | undefined {
+    return this.store.head(this.kind, id);
   }
 
   /** A file at a commit (default HEAD), through the cache; undefined when absent there. */
-  async readOptional(clinicalId: RecordId, path: string, version?: string): Promise<Buffer | undefined> {
+  async readOptional(repoId: RecordId, path: string, version?: string): Promise<Buffer | undefined> {
     try {
-      return (await this.#documents.read('clinical', clinicalId, path, version)).content;
+      return (await this.#documents.read(this.kind, repoId, path, version)).content;
     } catch (error) {
       if (isVprError(error, 'NOT_FOUND')) return undefined;
       throw error;
@@ -149,41 +152,6 @@ export class ClinicalRecord {
     return view;
   }
 
-  /** The content-addressed file store of this clinical repository. */
-  files(clinicalId: RecordId): FileStore {
-    return new FileStore(repositoryDir(this.store.dataDir, 'clinical', clinicalId), {
-      durability: 'fsync',
-      maxBytes: this.maxUploadBytes,
-    });
-  }
-
-  /**
-   * Marks a stored file as about to be referenced by a commit of this request. Two requests may
-   * upload the same bytes at once: only one of them created the file, and if that one's commit
-   * fails while the other's succeeds, the bytes must stay. So the bytes are removed only when
-   * every request holding them has finished and none committed (in this process; see
-   * docs/storage.md for what that leaves across processes).
-   */
-  holdFile(clinicalId: RecordId, file: StoredFile): void {
-    const key = `${clinicalId}/${file.hash}`;
-    const held = this.#held.get(key) ?? { count: 0, created: false, committed: false };
-    held.count++;
-    held.created ||= file.created;
-    this.#held.set(key, held);
-  }
-
-  /** Ends a hold; when the last holder ends and nobody committed, a file a holder created goes. */
-  async releaseFile(clinicalId: RecordId, file: StoredFile, committed: boolean): Promise<void> {
-    const key = `${clinicalId}/${file.hash}`;
-    const held = this.#held.get(key);
-    if (held === undefined) return;
-    held.count--;
-    held.committed ||= committed;
-    if (held.count > 0) return;
-    this.#held.delete(key);
-    if (!held.committed && held.created) await this.files(clinicalId).discard({ ...file, created: true });
-  }
-
   /**
    * Commits a change to one item. `check` looks at the repository as it is at `head` and throws
    * if the change no longer applies (wrong version, wrong state); it then returns the commit to
@@ -192,22 +160,22 @@ export class ClinicalRecord {
    */
   async commitItem(
     actor: Actor,
-    clinicalId: RecordId,
+    repoId: RecordId,
     check: (head: ObjectId) => Promise<ItemCommit | undefined>,
   ): Promise<{ commit: ObjectId }> {
     for (let attempt = 1; ; attempt++) {
-      const head = this.head(clinicalId);
+      const head = this.head(repoId);
       if (head === undefined) {
-        throw new VprError('NOT_FOUND', 'the clinical record has no commits', {
-          details: { clinical_id: clinicalId },
+        throw new VprError('NOT_FOUND', `the ${this.kind} record has no commits`, {
+          details: { repo_id: repoId },
         });
       }
       const change = await check(head);
       if (change === undefined) return { commit: head };
       try {
         const result = await this.store.commitChange({
-          kind: 'clinical',
-          id: clinicalId,
+          kind: this.kind,
+          id: repoId,
           parent: head,
           changes: change.changes,
           author: actor.author,
@@ -223,5 +191,52 @@ export class ClinicalRecord {
         throw error;
       }
     }
+  }
+}
+
+/** The clinical repository, with the file store its letters' attachments live in. */
+export class ClinicalRecord extends RecordAccess {
+  readonly maxUploadBytes: number;
+  /** Stored files that requests in flight may still commit a reference to (see `holdFile`). */
+  readonly #held = new Map<string, { count: number; created: boolean; committed: boolean }>();
+
+  constructor(deps: ClinicalDeps) {
+    super('clinical', deps);
+    this.maxUploadBytes = deps.maxUploadBytes ?? DEFAULT_MAX_UPLOAD_BYTES;
+  }
+
+  /** The content-addressed file store of this clinical repository. */
+  files(repoId: RecordId): FileStore {
+    return new FileStore(repositoryDir(this.store.dataDir, this.kind, repoId), {
+      durability: 'fsync',
+      maxBytes: this.maxUploadBytes,
+    });
+  }
+
+  /**
+   * Marks a stored file as about to be referenced by a commit of this request. Two requests may
+   * upload the same bytes at once: only one of them created the file, and if that one's commit
+   * fails while the other's succeeds, the bytes must stay. So the bytes are removed only when
+   * every request holding them has finished and none committed (in this process; see
+   * docs/storage.md for what that leaves across processes).
+   */
+  holdFile(repoId: RecordId, file: StoredFile): void {
+    const key = `${repoId}/${file.hash}`;
+    const held = this.#held.get(key) ?? { count: 0, created: false, committed: false };
+    held.count++;
+    held.created ||= file.created;
+    this.#held.set(key, held);
+  }
+
+  /** Ends a hold; when the last holder ends and nobody committed, a file a holder created goes. */
+  async releaseFile(repoId: RecordId, file: StoredFile, committed: boolean): Promise<void> {
+    const key = `${repoId}/${file.hash}`;
+    const held = this.#held.get(key);
+    if (held === undefined) return;
+    held.count--;
+    held.committed ||= committed;
+    if (held.count > 0) return;
+    this.#held.delete(key);
+    if (!held.committed && held.created) await this.files(repoId).discard({ ...file, created: true });
   }
 }
