@@ -22,6 +22,9 @@ import { ContributionService } from './services/contribution-service.js';
 import { EntryService } from './services/entry-service.js';
 import { LetterService } from './services/letter-service.js';
 import { RecordLinks } from './services/record-links.js';
+import { CoordinationRecord, CoordinationStatusService } from './services/coordination-record.js';
+import { ThreadService } from './services/thread-service.js';
+import { CareEventService } from './services/care-event-service.js';
 import { HttpMetrics, Tracing, createLogger } from './transport/http/observability.js';
 import type { ReadinessReport } from './transport/http/system-routes.js';
 
@@ -167,7 +170,23 @@ export async function startRuntime(config: VprConfig, options: RuntimeOptions = 
     entries: new EntryService(clinicalRecord),
     contributions: new ContributionService(clinicalRecord),
   };
-  const deps = { patients, clinical, keys, metrics, tracing: new Tracing(), logger, writes, readiness };
+  const coordinationRecord = new CoordinationRecord({ store, projection, cache, writes, links });
+  const coordination = {
+    status: new CoordinationStatusService(coordinationRecord),
+    threads: new ThreadService(coordinationRecord),
+    events: new CareEventService(coordinationRecord),
+  };
+  const deps = {
+    patients,
+    clinical,
+    coordination,
+    keys,
+    metrics,
+    tracing: new Tracing(),
+    logger,
+    writes,
+    readiness,
+  };
   const serverOptions = {
     bodyLimit: config.bodyLimit,
     uploadLimit: config.uploadLimit,

@@ -13,7 +13,7 @@ import { repositoryDir } from '../src/core/record/record-layout.js';
 import { RecordStore } from '../src/core/record/record-store.js';
 import { Projection } from '../src/projection/projection.js';
 import { reindex } from '../src/projection/reindex.js';
-import { ClinicalRecord } from '../src/services/clinical-record.js';
+import { ClinicalRecord } from '../src/services/record-access.js';
 import { LetterService, type Upload } from '../src/services/letter-service.js';
 import type { Actor } from '../src/services/patient-service.js';
 import { RecordLinks } from '../src/services/record-links.js';

@@ -3,7 +3,7 @@
 // author or care location), and a patient's structured entries of a kind over a time range.
 // Whether a letter or entry is superseded is asked here, from the rows that reference it.
 import { guardProjection } from './patient-queries.js';
-import { decodeCursor, encodeCursor, pageLimit } from './page-cursor.js';
+import { decodeCursor, encodeCursor, pageLimit, type Page } from './page-cursor.js';
 import type { SqlClient } from './sql-client.js';
 import type { LetterRow } from './clinical-rows.js';
 import type { DocumentRow } from './repository-rows.js';
@@ -27,10 +27,7 @@ export interface EntrySummary {
   readonly updatedAt: string;
 }
 
-export interface Page<T> {
-  readonly items: T[];
-  readonly nextCursor: string | null;
-}
+export type { Page } from './page-cursor.js';
 
 const iso = (v: unknown): string => (v instanceof Date ? v.toISOString() : new Date(String(v)).toISOString());
 const isoOrNull = (v: unknown): string | null => (v === null || v === undefined ? null : iso(v));

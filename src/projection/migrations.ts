@@ -192,6 +192,58 @@ export const MIGRATIONS: readonly Migration[] = [
          WHERE supersedes IS NOT NULL`,
     ],
   },
+  {
+    version: 4,
+    name: 'messaging threads, their participants, and appointments, encounters and referrals',
+    sql: [
+      // A projection: one row per thread folder of a coordination repository.
+      `CREATE TABLE threads (
+        coordination_id text COLLATE "C" NOT NULL,
+        communication_id text COLLATE "C" NOT NULL,
+        status text NOT NULL,
+        sensitivity text NOT NULL,
+        restricted boolean NOT NULL,
+        allow_patient_participation boolean NOT NULL,
+        message_count integer NOT NULL,
+        last_message_at timestamptz,
+        last_message_snippet text NOT NULL,
+        last_author_name text NOT NULL,
+        created_at timestamptz NOT NULL,
+        last_updated_at timestamptz NOT NULL,
+        commit_sha text NOT NULL,
+        PRIMARY KEY (coordination_id, communication_id)
+      )`,
+      `CREATE TABLE thread_participants (
+        coordination_id text COLLATE "C" NOT NULL,
+        communication_id text COLLATE "C" NOT NULL,
+        participant_id text COLLATE "C" NOT NULL,
+        role text NOT NULL,
+        display_name text NOT NULL,
+        PRIMARY KEY (coordination_id, communication_id, participant_id)
+      )`,
+      // "Open threads I take part in", newest first.
+      `CREATE INDEX thread_participants_by_participant
+         ON thread_participants (participant_id, communication_id, coordination_id)`,
+      // A projection: one row per appointment, encounter or referral file.
+      `CREATE TABLE care_events (
+        coordination_id text COLLATE "C" NOT NULL,
+        event_id text COLLATE "C" NOT NULL,
+        event_kind text COLLATE "C" NOT NULL,
+        status text NOT NULL,
+        start_at timestamptz,
+        end_at timestamptz,
+        care_location text COLLATE "C",
+        title text NOT NULL,
+        snippet text NOT NULL,
+        created_at timestamptz NOT NULL,
+        updated_at timestamptz NOT NULL,
+        commit_sha text NOT NULL,
+        PRIMARY KEY (coordination_id, event_id)
+      )`,
+      `CREATE INDEX care_events_by_patient ON care_events (coordination_id, event_kind, start_at, event_id)`,
+      `CREATE INDEX care_events_by_location ON care_events (care_location, event_kind, start_at, event_id)`,
+    ],
+  },
 ];
 
 /** Applies every migration not yet applied, in order; safe to run from several processes at once. */

@@ -29,3 +29,9 @@ export function decodeCursor(cursor: string): [string, string] {
   }
   throw invalidInput('cursor', 'is not a cursor this service issued');
 }
+
+/** One page of a list, and the cursor of the next (null on the last). */
+export interface Page<T> {
+  readonly items: T[];
+  readonly nextCursor: string | null;
+}

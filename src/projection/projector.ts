@@ -11,6 +11,7 @@ import type { RecordId } from '../core/ids/record-id.js';
 import { REPOSITORY_KINDS, type RepositoryKind } from '../core/record/record-layout.js';
 import type { CommitEvent, RecordStore } from '../core/record/record-store.js';
 import {
+  NO_ITEM_ROWS,
   WELL_KNOWN_FILE,
   buildRepositoryRows,
   documentRow,
@@ -25,8 +26,10 @@ import {
   insertAuditRows,
   upsertDocuments,
   writeEntries,
+  writeCareEvents,
   writeFacts,
   writeLetters,
+  writeThreads,
   writeRepositoryRows,
 } from './row-writer.js';
 import { auditRowOfCommit } from './audit-rows.js';
@@ -34,6 +37,10 @@ import { readPatient } from '../core/patient/fhir-patient.js';
 import type { SqlClient } from './sql-client.js';
 import { parseYamlMapping, type YamlMapping } from './yaml-mapping.js';
 import { entryRowOf, letterRowOf, type EntryRow, type FileDates, type LetterRow } from './clinical-rows.js';
+import { careEventRowOf, threadFileOf, threadRowsOf, type CareEventRow } from './coordination-rows.js';
+import { ledgerPath } from '../core/coordination/ledger.js';
+import { threadPath } from '../core/coordination/thread.js';
+import { careEventOfPath } from '../core/coordination/care-events.js';
 import { entryOfPath } from '../core/clinical/entry-layout.js';
 import { letterBodyPath, letterCompositionPath, letterIdOfPath } from '../core/clinical/letter.js';
 import type { TimestampId } from '../core/ids/timestamp-id.js';
@@ -171,6 +178,8 @@ export class Projector {
     }
     await upsertDocuments(tx, changed);
     if (kind === 'clinical') await projectClinicalChanges(tx, id, repository, commit, changes, contents);
+    if (kind === 'coordination')
+      await projectCoordinationChanges(tx, id, repository, commit, changes, contents);
     if (!wellKnownChanged) {
       // Unchanged by this commit: read it by its path alone, not by listing the whole tree.
       const content = await repository
@@ -190,8 +199,7 @@ export class Projector {
         // A patient row that exists keeps its created_at (see writePatients); a new one is created now.
         facts: factRows(kind, id, commit, wellKnown, undefined),
         audit: [],
-        letters: [],
-        entries: [],
+        ...NO_ITEM_ROWS,
       },
     ]);
     if (kind === 'demographics') {
@@ -361,4 +369,81 @@ async function projectClinicalChanges(
   }
   await writeLetters(tx, letterRows);
   await writeEntries(tx, entries);
+}
+
+/**
+ * The threads and care events a coordination commit touched: each thread whose folder changed is
+ * read again whole (ledger and thread.md at this commit), each changed event file once.
+ */
+async function projectCoordinationChanges(
+  tx: SqlClient,
+  coordinationId: RecordId,
+  repository: GitRepository,
+  commit: CommitRecord,
+  changes: readonly PathChange[],
+  contents: ReadonlyMap<string, Buffer>,
+): Promise<void> {
+  const at = new Date(commit.committer.timestamp).toISOString();
+  const dates: FileDates = { createdAt: at, updatedAt: at, commitSha: commit.id };
+  const threads = new Set<TimestampId>();
+  const events: CareEventRow[] = [];
+  const goneEvents: string[] = [];
+  for (const change of changes) {
+    const threadFile = threadFileOf(change.path);
+    if (threadFile !== undefined) {
+      threads.add(threadFile.communicationId);
+      continue;
+    }
+    const event = careEventOfPath(change.path);
+    if (event === undefined) continue;
+    const content = contents.get(change.path);
+    const row =
+      content === undefined
+        ? undefined
+        : careEventRowOf(coordinationId, change.path, content.toString('utf8'), dates);
+    if (row === undefined) goneEvents.push(event.id);
+    else events.push(row);
+  }
+  const read = async (path: string) =>
+    contents.get(path) ??
+    (await repository.readFile(parseRepoPath(path), commit.id).catch((error: unknown) => {
+      if (isVprError(error, 'NOT_FOUND')) return undefined;
+      throw error;
+    }));
+  const rows = [];
+  const goneThreads: string[] = [];
+  for (const communicationId of threads) {
+    const ledger = await read(ledgerPath(communicationId));
+    const thread = await read(threadPath(communicationId));
+    const built =
+      ledger === undefined
+        ? undefined
+        : threadRowsOf(coordinationId, ledger.toString('utf8'), thread?.toString('utf8'), dates);
+    if (built === undefined) goneThreads.push(communicationId);
+    else rows.push(built);
+  }
+  if (threads.size > 0) {
+    await tx.query(
+      'DELETE FROM thread_participants WHERE coordination_id = $1 AND communication_id = ANY($2::text[])',
+      [coordinationId, [...threads]],
+    );
+  }
+  if (goneThreads.length > 0) {
+    await tx.query('DELETE FROM threads WHERE coordination_id = $1 AND communication_id = ANY($2::text[])', [
+      coordinationId,
+      goneThreads,
+    ]);
+  }
+  if (goneEvents.length > 0) {
+    await tx.query('DELETE FROM care_events WHERE coordination_id = $1 AND event_id = ANY($2::text[])', [
+      coordinationId,
+      goneEvents,
+    ]);
+  }
+  await writeThreads(
+    tx,
+    rows.map((r) => r.thread),
+    rows.flatMap((r) => r.participants),
+  );
+  await writeCareEvents(tx, events);
 }

@@ -18,6 +18,9 @@ export const PROJECTION_TABLES = [
   'audit_log',
   'letters',
   'clinical_entries',
+  'threads',
+  'thread_participants',
+  'care_events',
 ];
 
 const TABLE_NAME = new RegExp(`\\b(${PROJECTION_TABLES.join('|')})\\b`, 'g');

@@ -20,6 +20,12 @@ import { auditRowsOfHistory, type AuditRow } from './audit-rows.js';
 import { historyReader, type HistoryReader } from './history-reader.js';
 import { readPatient } from '../core/patient/fhir-patient.js';
 import { ClinicalRowCollector, type EntryRow, type LetterRow } from './clinical-rows.js';
+import {
+  CoordinationRowCollector,
+  type CareEventRow,
+  type ParticipantRow,
+  type ThreadRow,
+} from './coordination-rows.js';
 
 export interface DocumentRow {
   readonly kind: RepositoryKind;
@@ -71,7 +77,20 @@ export interface RepositoryRows {
   /** Clinical only: letters and structured entries (clinical-rows.ts). */
   readonly letters: readonly LetterRow[];
   readonly entries: readonly EntryRow[];
+  /** Coordination only: threads, their participants, appointments/encounters/referrals. */
+  readonly threads: readonly ThreadRow[];
+  readonly participants: readonly ParticipantRow[];
+  readonly careEvents: readonly CareEventRow[];
 }
+
+/** The rows of a repository that are not documents, facts or audit: none, for a start. */
+export const NO_ITEM_ROWS = {
+  letters: [],
+  entries: [],
+  threads: [],
+  participants: [],
+  careEvents: [],
+} as const satisfies Pick<RepositoryRows, 'letters' | 'entries' | 'threads' | 'participants' | 'careEvents'>;
 
 /** How far back a full projection looks for each file's first and last change. */
 const MAX_HISTORY_COMMITS = 20_000;
@@ -176,6 +195,7 @@ export async function buildRepositoryRows(
   const dates = await fileDates(history, head, new Set(files.map((f) => f.path)));
   const documents: DocumentRow[] = [];
   const clinical = kind === 'clinical' ? new ClinicalRowCollector(id) : undefined;
+  const coordination = kind === 'coordination' ? new CoordinationRowCollector(id) : undefined;
   let wellKnown: YamlMapping | undefined;
   for (const file of files) {
     const known = dates.get(file.path);
@@ -186,8 +206,8 @@ export async function buildRepositoryRows(
     const row = documentRow(kind, id, file.path, summary, known?.created ?? updated, updated);
     documents.push(row);
     clinical?.add(file.path, content, row);
+    coordination?.add(file.path, content, row);
   }
-  const { letters, entries } = clinical?.rows() ?? { letters: [], entries: [] };
   const patientFileCreated = documents.find((d) => d.path === 'patient.yaml')?.createdAt;
   return {
     kind,
@@ -205,7 +225,8 @@ export async function buildRepositoryRows(
             readPatient(wellKnown),
           )
         : [],
-    letters,
-    entries,
+    ...NO_ITEM_ROWS,
+    ...clinical?.rows(),
+    ...coordination?.rows(),
   };
 }

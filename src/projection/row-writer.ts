@@ -7,6 +7,7 @@ import type { SqlClient } from './sql-client.js';
 import type { AuditRow } from './audit-rows.js';
 import type { DocumentRow, LinkRow, PatientRow, RepositoryRows } from './repository-rows.js';
 import type { EntryRow, LetterRow } from './clinical-rows.js';
+import type { CareEventRow, ParticipantRow, ThreadRow } from './coordination-rows.js';
 
 /** `upsert` replaces rows that exist; `insert` is for tables known to hold none of these keys. */
 type WriteMode = 'upsert' | 'insert';
@@ -267,6 +268,105 @@ export async function writeEntries(
   );
 }
 
+/**
+ * Inserts or replaces thread rows (a thread keeps its created_at) and adds participant rows
+ * (the caller removes a thread's old participants first; a reindex's tables hold none).
+ */
+export async function writeThreads(
+  tx: SqlClient,
+  threads: readonly ThreadRow[],
+  participants: readonly ParticipantRow[],
+  mode: WriteMode = 'upsert',
+): Promise<void> {
+  if (threads.length > 0) {
+    const column = <K extends keyof ThreadRow>(key: K) => threads.map((r) => r[key]);
+    await tx.query(
+      `INSERT INTO threads (coordination_id, communication_id, status, sensitivity, restricted,
+         allow_patient_participation, message_count, last_message_at, last_message_snippet, last_author_name,
+         created_at, last_updated_at, commit_sha)
+       SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::boolean[], $6::boolean[],
+         $7::int[], $8::timestamptz[], $9::text[], $10::text[], $11::timestamptz[], $12::timestamptz[], $13::text[])
+       ${
+         mode === 'insert'
+           ? ''
+           : `ON CONFLICT (coordination_id, communication_id) DO UPDATE SET
+         status = excluded.status, sensitivity = excluded.sensitivity, restricted = excluded.restricted,
+         allow_patient_participation = excluded.allow_patient_participation,
+         message_count = excluded.message_count, last_message_at = excluded.last_message_at,
+         last_message_snippet = excluded.last_message_snippet, last_author_name = excluded.last_author_name,
+         last_updated_at = excluded.last_updated_at, commit_sha = excluded.commit_sha`
+       }`,
+      [
+        column('coordinationId'),
+        column('communicationId'),
+        column('status'),
+        column('sensitivity'),
+        column('restricted'),
+        column('allowPatientParticipation'),
+        column('messageCount'),
+        column('lastMessageAt'),
+        column('lastMessageSnippet'),
+        column('lastAuthorName'),
+        column('createdAt'),
+        column('lastUpdatedAt'),
+        column('commitSha'),
+      ],
+    );
+  }
+  if (participants.length > 0) {
+    const column = <K extends keyof ParticipantRow>(key: K) => participants.map((r) => r[key]);
+    await tx.query(
+      `INSERT INTO thread_participants (coordination_id, communication_id, participant_id, role, display_name)
+       SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[])`,
+      [
+        column('coordinationId'),
+        column('communicationId'),
+        column('participantId'),
+        column('role'),
+        column('displayName'),
+      ],
+    );
+  }
+}
+
+/** Inserts or replaces appointment, encounter and referral rows (created_at kept). */
+export async function writeCareEvents(
+  tx: SqlClient,
+  rows: readonly CareEventRow[],
+  mode: WriteMode = 'upsert',
+): Promise<void> {
+  if (rows.length === 0) return;
+  const column = <K extends keyof CareEventRow>(key: K) => rows.map((r) => r[key]);
+  await tx.query(
+    `INSERT INTO care_events (coordination_id, event_id, event_kind, status, start_at, end_at, care_location,
+       title, snippet, created_at, updated_at, commit_sha)
+     SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::timestamptz[], $6::timestamptz[],
+       $7::text[], $8::text[], $9::text[], $10::timestamptz[], $11::timestamptz[], $12::text[])
+     ${
+       mode === 'insert'
+         ? ''
+         : `ON CONFLICT (coordination_id, event_id) DO UPDATE SET
+       event_kind = excluded.event_kind, status = excluded.status, start_at = excluded.start_at,
+       end_at = excluded.end_at, care_location = excluded.care_location, title = excluded.title,
+       snippet = excluded.snippet, updated_at = excluded.updated_at, commit_sha = excluded.commit_sha`
+     }`,
+    [
+      column('coordinationId'),
+      column('eventId'),
+      column('eventKind'),
+      column('status'),
+      column('startAt'),
+      column('endAt'),
+      column('careLocation'),
+      column('title'),
+      column('snippet'),
+      column('createdAt'),
+      column('updatedAt'),
+      column('commitSha'),
+    ],
+  );
+}
+
 /** Replaces everything the given repositories contribute, and records the commit each came from. */
 export async function writeRepositoryRows(tx: SqlClient, batch: readonly RepositoryRows[]): Promise<void> {
   if (batch.length === 0) return;
@@ -301,6 +401,21 @@ export async function writeRepositoryRows(tx: SqlClient, batch: readonly Reposit
     tx,
     batch.flatMap((r) => r.entries),
   );
+  const coordination = batch.filter((r) => r.kind === 'coordination').map((r) => r.id);
+  if (coordination.length > 0) {
+    for (const table of ['threads', 'thread_participants', 'care_events']) {
+      await tx.query(`DELETE FROM ${table} WHERE coordination_id = ANY($1::text[])`, [coordination]);
+    }
+  }
+  await writeThreads(
+    tx,
+    batch.flatMap((r) => r.threads),
+    batch.flatMap((r) => r.participants),
+  );
+  await writeCareEvents(
+    tx,
+    batch.flatMap((r) => r.careEvents),
+  );
   await recordHeads(tx, batch, 'upsert');
 }
 
@@ -331,6 +446,17 @@ export async function fillRepositoryRows(tx: SqlClient, batch: readonly Reposito
   await writeEntries(
     tx,
     batch.flatMap((r) => r.entries),
+    'insert',
+  );
+  await writeThreads(
+    tx,
+    batch.flatMap((r) => r.threads),
+    batch.flatMap((r) => r.participants),
+    'insert',
+  );
+  await writeCareEvents(
+    tx,
+    batch.flatMap((r) => r.careEvents),
     'insert',
   );
   await recordHeads(tx, batch, 'insert');

@@ -88,6 +88,8 @@ export class RecordAccess {
   readonly #cache: ReadCache;
   readonly #writes: WriteSwitch;
   readonly #links: RecordLinks;
+  /** Item commits of one repository run one after another in this process (see commitItem). */
+  readonly #queues = new Map<string, Promise<unknown>>();
 
   constructor(kind: 'clinical' | 'coordination', deps: RecordAccessDeps) {
     this.kind = kind;
@@ -163,6 +165,24 @@ export class RecordAccess {
     repoId: RecordId,
     check: (head: ObjectId) => Promise<ItemCommit | undefined>,
   ): Promise<{ commit: ObjectId }> {
+    // In this process, writers to one repository take turns, so their checks never race each
+    // other (twenty messages posted to one thread at once all land, none retried to exhaustion);
+    // the CAS and the retry below cover writers in other processes.
+    const previous = this.#queues.get(repoId) ?? Promise.resolve();
+    const turn = previous.catch(() => undefined).then(() => this.#commitItem(actor, repoId, check));
+    const settled = turn.catch(() => undefined);
+    this.#queues.set(repoId, settled);
+    void settled.then(() => {
+      if (this.#queues.get(repoId) === settled) this.#queues.delete(repoId);
+    });
+    return turn;
+  }
+
+  async #commitItem(
+    actor: Actor,
+    repoId: RecordId,
+    check: (head: ObjectId) => Promise<ItemCommit | undefined>,
+  ): Promise<{ commit: ObjectId }> {
     for (let attempt = 1; ; attempt++) {
       const head = this.head(repoId);
       if (head === undefined) {
@@ -187,7 +207,11 @@ export class RecordAccess {
         return { commit: result.id };
       } catch (error) {
         // Another change of this repository landed first: look again, and retry if ours still applies.
-        if (isVprError(error, 'VERSION_CONFLICT') && attempt < CAS_ATTEMPTS) continue;
+        if (isVprError(error, 'VERSION_CONFLICT') && attempt < CAS_ATTEMPTS) {
+          // Another process's commit landed first: wait a moment, so retries do not collide again.
+          await new Promise((resolve) => setTimeout(resolve, Math.random() * 10 * attempt));
+          continue;
+        }
         throw error;
       }
     }

@@ -25,6 +25,7 @@ import { registerPatientRoutes } from './patient-routes.js';
 import { registerSystemRoutes, type SystemDeps } from './system-routes.js';
 import type { PatientService } from '../../services/patient-service.js';
 import { registerClinicalRoutes, type ClinicalServices } from './clinical-routes.js';
+import { registerCoordinationRoutes, type CoordinationServices } from './coordination-routes.js';
 import { parseYamlBody } from './yaml-body.js';
 import { MAX_ATTACHMENTS } from '../../core/clinical/letter.js';
 
@@ -44,6 +45,7 @@ declare module 'fastify' {
 export interface HttpServerDeps extends SystemDeps {
   readonly patients: PatientService;
   readonly clinical: ClinicalServices;
+  readonly coordination: CoordinationServices;
   readonly keys: ApiKeys;
   readonly metrics: HttpMetrics;
   readonly tracing: Tracing;
@@ -278,5 +280,6 @@ export async function buildHttpServer(
   registerSystemRoutes(app, deps);
   registerPatientRoutes(app, deps.patients);
   registerClinicalRoutes(app, deps.clinical);
+  registerCoordinationRoutes(app, deps.coordination);
   return app;
 }

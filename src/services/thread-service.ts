@@ -1,0 +1,258 @@
+// Messaging threads of the care coordination repository (seed 001, "CCR Messaging") for every
+// door alike: create a thread (its ledger, and optionally a first message, in one commit), add a
+// message or a correction (appended to thread.md with the ledger's last_updated_at, in one
+// commit), change the ledger (participants, status, visibility, policies), read a thread whole,
+// and list threads from the projection — a patient's, or the open ones a participant takes part
+// in. Messages are never edited or deleted; a correction is a new message naming the one it
+// corrects. There are no read receipts, urgency flags or acknowledgements: the system cannot
+// know what a person has read or understood, so it does not claim to.
+import { randomUUID } from 'node:crypto';
+import { VprError, invalidInput } from '../core/errors.js';
+import { parseTimestampId, type TimestampId } from '../core/ids/timestamp-id.js';
+import type { RecordId } from '../core/ids/record-id.js';
+import { objectAt, refuseUnknown } from '../core/input.js';
+import {
+  applyLedgerChange,
+  createLedger,
+  ledgerPath,
+  parseLedgerChange,
+  parseLedgerInput,
+  readLedger,
+  renderLedger,
+  touchLedger,
+  type Ledger,
+  type MessageRole,
+} from '../core/coordination/ledger.js';
+import {
+  appendMessage,
+  parseMessageBody,
+  parseMessageId,
+  parseThread,
+  renderThreadHeader,
+  threadPath,
+  type ThreadMessage,
+} from '../core/coordination/thread.js';
+import { listThreads, type Page, type ThreadSummary } from '../projection/coordination-queries.js';
+import type { CoordinationRecord } from './coordination-record.js';
+import { contentVersion } from './record-access.js';
+import type { Actor } from './patient-service.js';
+
+export interface ThreadView {
+  readonly communication_id: string;
+  readonly patient_id: string;
+  readonly coordination_id: string;
+  /** The thread's version (its ETag): changes with every message and ledger change. */
+  readonly version: string;
+  readonly commit: string;
+  readonly ledger: Ledger;
+  readonly messages: readonly ThreadMessage[];
+}
+
+const THREAD_TRAILER = 'Communication-Id';
+
+/** The role a key's author posts in, from the role its keys file gives it. */
+export function messageRoleOf(authorRole: string): MessageRole {
+  const role = authorRole.trim().toLowerCase();
+  if (role === 'patient') return 'patient';
+  if (role === 'system') return 'system';
+  if (/carer|relative|associate|parent|guardian/.test(role)) return 'patientassociate';
+  if (/admin|reception|coordinator|clerk|secretary/.test(role)) return 'careadministrator';
+  return 'clinician';
+}
+
+export class ThreadService {
+  readonly #record: CoordinationRecord;
+
+  constructor(record: CoordinationRecord) {
+    this.#record = record;
+  }
+
+  async #read(coordinationId: RecordId, communicationId: TimestampId, at: string) {
+    const ledgerText = await this.#record.readOptional(coordinationId, ledgerPath(communicationId), at);
+    const threadText = await this.#record.readOptional(coordinationId, threadPath(communicationId), at);
+    const ledger = ledgerText === undefined ? undefined : readLedger(ledgerText.toString('utf8'));
+    if (ledgerText === undefined || threadText === undefined || ledger === undefined) {
+      throw new VprError('NOT_FOUND', 'no thread with this id', {
+        details: { communication_id: communicationId },
+      });
+    }
+    return { ledger, ledgerText, threadText, version: contentVersion(ledgerText, threadText) };
+  }
+
+  #message(actor: Actor, ledger: Ledger | undefined, body: string, corrects?: string): ThreadMessage {
+    const role = messageRoleOf(actor.author.role);
+    if (role === 'patient' && ledger !== undefined && !ledger.policies.allow_patient_participation) {
+      throw new VprError('FORBIDDEN', 'patients may not post in this thread (its policy does not allow it)');
+    }
+    return {
+      messageId: randomUUID(),
+      timestamp: this.#record.now().toISOString(),
+      authorId: actor.principal,
+      authorName: actor.author.name,
+      role,
+      ...(corrects === undefined ? {} : { corrects }),
+      body,
+    };
+  }
+
+  /** `{ ledger: { participants, visibility?, policies? }, message?: { body } }`. */
+  async create(actor: Actor, patientId: unknown, value: unknown): Promise<ThreadView> {
+    const input = objectAt(value, '');
+    refuseUnknown(input, ['ledger', 'message'], '');
+    const ledgerInput = parseLedgerInput(input.ledger, 'ledger');
+    let firstBody: string | undefined;
+    if (input.message !== undefined && input.message !== null) {
+      const message = objectAt(input.message, 'message');
+      refuseUnknown(message, ['body'], 'message');
+      firstBody = parseMessageBody(message.body, 'message.body');
+    }
+    const coordinationId = await this.#record.idForWrite(patientId);
+    const communicationId = this.#record.ids.next();
+    const { commit } = await this.#record.commitItem(actor, coordinationId, async (head) => {
+      await this.#record.assertModifiableAt(coordinationId, head);
+      const now = this.#record.now().toISOString();
+      const ledger = createLedger(communicationId, ledgerInput, now);
+      const header = renderThreadHeader(communicationId);
+      const thread =
+        firstBody === undefined ? header : appendMessage(header, this.#message(actor, ledger, firstBody));
+      return {
+        changes: [
+          { path: threadPath(communicationId), content: thread },
+          { path: ledgerPath(communicationId), content: renderLedger(ledger) },
+        ],
+        action: 'create',
+        summary: 'Created messaging thread',
+        trailers: [{ key: THREAD_TRAILER, value: communicationId }],
+      };
+    });
+    return this.get(patientId, communicationId, commit);
+  }
+
+  /** `{ body, corrects? }`: a message, or a correction of an earlier message of this thread. */
+  async addMessage(actor: Actor, patientId: unknown, threadId: unknown, value: unknown): Promise<ThreadView> {
+    const communicationId = parseTimestampId(threadId, 'communication_id');
+    const input = objectAt(value, '');
+    refuseUnknown(input, ['body', 'corrects'], '');
+    const body = parseMessageBody(input.body, 'body');
+    const corrects =
+      input.corrects === undefined || input.corrects === null
+        ? undefined
+        : parseMessageId(input.corrects, 'corrects');
+    const coordinationId = await this.#record.idForWrite(patientId);
+    const { commit } = await this.#record.commitItem(actor, coordinationId, async (head) => {
+      await this.#record.assertModifiableAt(coordinationId, head);
+      const current = await this.#read(coordinationId, communicationId, head);
+      if (current.ledger.status !== 'open') {
+        throw new VprError(
+          'INVALID_STATE',
+          `this thread is ${current.ledger.status} and accepts no messages`,
+          {
+            details: { communication_id: communicationId, status: current.ledger.status },
+          },
+        );
+      }
+      const existing = current.threadText.toString('utf8');
+      if (corrects !== undefined && !parseThread(existing).messages.some((m) => m.messageId === corrects)) {
+        throw invalidInput('corrects', 'names no message of this thread');
+      }
+      const message = this.#message(actor, current.ledger, body, corrects);
+      return {
+        changes: [
+          { path: threadPath(communicationId), content: appendMessage(existing, message) },
+          {
+            path: ledgerPath(communicationId),
+            content: renderLedger(touchLedger(current.ledger, message.timestamp)),
+          },
+        ],
+        action: 'update',
+        summary: corrects === undefined ? 'Added message to thread' : 'Added correction to thread',
+        trailers: [
+          { key: THREAD_TRAILER, value: communicationId },
+          { key: 'Message-Id', value: message.messageId },
+        ],
+      };
+    });
+    return this.get(patientId, communicationId, commit);
+  }
+
+  /** Participants, status, visibility or policies; If-Match (the thread's ETag) optional. */
+  async updateLedger(
+    actor: Actor,
+    patientId: unknown,
+    threadId: unknown,
+    expected: string | undefined,
+    value: unknown,
+  ): Promise<ThreadView> {
+    const communicationId = parseTimestampId(threadId, 'communication_id');
+    const change = parseLedgerChange(value);
+    const coordinationId = await this.#record.idForWrite(patientId);
+    const { commit } = await this.#record.commitItem(actor, coordinationId, async (head) => {
+      await this.#record.assertModifiableAt(coordinationId, head);
+      const current = await this.#read(coordinationId, communicationId, head);
+      if (expected !== undefined && current.version !== expected) {
+        throw new VprError(
+          'VERSION_CONFLICT',
+          'the thread changed since the version this change was based on',
+          {
+            details: { expected, current: current.version },
+          },
+        );
+      }
+      const next = applyLedgerChange(current.ledger, change, this.#record.now().toISOString());
+      return {
+        changes: [{ path: ledgerPath(communicationId), content: renderLedger(next) }],
+        action: 'update',
+        summary: change.status !== undefined ? `Thread ${change.status}` : 'Updated thread ledger',
+        trailers: [{ key: THREAD_TRAILER, value: communicationId }],
+      };
+    });
+    return this.get(patientId, communicationId, commit);
+  }
+
+  /** The thread whole: ledger and every message, at HEAD or at a commit. */
+  async get(patientId: unknown, threadId: unknown, version?: string): Promise<ThreadView> {
+    const coordinationId = await this.#record.idOf(patientId);
+    const communicationId = parseTimestampId(threadId, 'communication_id');
+    const head = this.#record.head(coordinationId);
+    const at = version ?? head;
+    if (at === undefined) throw new VprError('NOT_FOUND', 'no thread with this id');
+    return this.#record.viewAtHead(`thread-view/${coordinationId}/${at}/${communicationId}`, async () => {
+      const current = await this.#read(coordinationId, communicationId, at);
+      const view: ThreadView = {
+        communication_id: communicationId,
+        patient_id: String(patientId),
+        coordination_id: coordinationId,
+        version: current.version,
+        commit: at,
+        ledger: current.ledger,
+        messages: parseThread(current.threadText.toString('utf8')).messages,
+      };
+      return { view, cacheable: true };
+    });
+  }
+
+  /** A patient's threads, newest first, from the projection. */
+  async list(
+    patientId: unknown,
+    query: { status?: string; limit?: number; cursor?: string } = {},
+  ): Promise<Page<ThreadSummary>> {
+    const coordinationId = await this.#record.idOf(patientId);
+    return listThreads(this.#record.projection.client, { coordinationId, ...query });
+  }
+
+  /** The threads a participant takes part in (open ones by default), across patients. */
+  async forParticipant(
+    participantId: unknown,
+    query: { status?: string; limit?: number; cursor?: string } = {},
+  ): Promise<Page<ThreadSummary>> {
+    if (typeof participantId !== 'string' || participantId.trim() === '') {
+      throw invalidInput('participant_id', 'is required');
+    }
+    return listThreads(this.#record.projection.client, {
+      participantId: participantId.trim(),
+      status: query.status ?? 'open',
+      ...(query.limit === undefined ? {} : { limit: query.limit }),
+      ...(query.cursor === undefined ? {} : { cursor: query.cursor }),
+    });
+  }
+}
