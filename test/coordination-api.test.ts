@@ -74,6 +74,23 @@ for (const backend of withServices) {
   test(`[${backend}] threads: create with a first message, messages, corrections, ledger, policy, status`, async (t) => {
     const service = await startService(t, backend);
     const patient = await newPatient(service);
+    const openapi = (await service.inject({ url: '/openapi.json' })).json();
+    const documented = Object.entries(openapi.paths as Record<string, object>).flatMap(([path, methods]) =>
+      Object.keys(methods).map((method) => `${method.toUpperCase()} ${path}`),
+    );
+    for (const route of [
+      'GET /api/v1/patients/{patient_id}/coordination/status',
+      'PUT /api/v1/patients/{patient_id}/coordination/status',
+      'POST /api/v1/patients/{patient_id}/threads',
+      'POST /api/v1/patients/{patient_id}/threads/{communication_id}/messages',
+      'PATCH /api/v1/patients/{patient_id}/threads/{communication_id}/ledger',
+      'GET /api/v1/threads',
+      'POST /api/v1/patients/{patient_id}/appointments',
+      'PUT /api/v1/patients/{patient_id}/referrals/{event_id}',
+      'GET /api/v1/appointments',
+    ]) {
+      assert.ok(documented.includes(route), `${route} is in /openapi.json`);
+    }
     const created = await service.inject({
       method: 'POST',
       url: `${patient.base}/threads`,
