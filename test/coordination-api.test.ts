@@ -102,7 +102,7 @@ for (const backend of withServices) {
     assert.equal(thread.ledger.status, 'open');
     assert.equal(thread.messages.length, 1);
     assert.equal(thread.messages[0].role, 'clinician');
-    assert.equal(thread.messages[0].authorName, 'Dr Ada Synthetic');
+    assert.equal(thread.messages[0].author_name, 'Dr Ada Synthetic');
     const folder = `communications/${thread.communication_id}`;
     assert.deepEqual(
       (await git(patient.dir, ['show', '--name-only', '--format=', 'HEAD'])).trim().split('\n').sort(),
@@ -110,6 +110,10 @@ for (const backend of withServices) {
       'ledger and first message in one commit',
     );
     assert.equal(await subject(patient.dir), 'coordination:create: Created messaging thread');
+    assert.match(
+      await git(patient.dir, ['log', '-1', '--format=%B']),
+      new RegExp(`Message-Id: ${thread.messages[0].message_id}`),
+    );
     const url = `${patient.base}/threads/${thread.communication_id}`;
     const post = (payload: Record<string, unknown>, key = CLINICIAN_KEY) =>
       service.inject({ method: 'POST', url: `${url}/messages`, headers: json(key), payload });
@@ -129,10 +133,10 @@ for (const backend of withServices) {
 
     const correction = await post({
       body: 'Correction: the X-ray is from Tuesday.',
-      corrects: thread.messages[0].messageId,
+      corrects: thread.messages[0].message_id,
     });
     assert.equal(correction.statusCode, 201, correction.body);
-    assert.equal(correction.json().messages[2].corrects, thread.messages[0].messageId);
+    assert.equal(correction.json().messages[2].corrects, thread.messages[0].message_id);
     assert.deepEqual(correction.json().messages[0], thread.messages[0], 'the original never changes');
     assert.equal(await subject(patient.dir), 'coordination:update: Added correction to thread');
     const wrongCorrection = await post({ body: 'x', corrects: '00000000-0000-4000-8000-000000000000' });
@@ -175,6 +179,13 @@ for (const backend of withServices) {
     const refused = await post({ body: 'Can I still post?' }, PATIENT_KEY);
     assert.equal(refused.statusCode, 403);
     assert.equal(refused.json().code, 'FORBIDDEN');
+    const lifted = await service.inject({
+      method: 'PATCH',
+      url: `${url}/ledger`,
+      headers: json(PATIENT_KEY),
+      payload: { policies: { allow_patient_participation: true } },
+    });
+    assert.equal(lifted.statusCode, 403, 'the patient side cannot lift the policy that keeps it out');
 
     // Lists from the projection: the patient's threads, and the open threads one takes part in.
     const mine = await service.inject({ url: `${patient.base}/threads`, headers: auth(READER_KEY) });
@@ -370,6 +381,50 @@ test('appointments, encounters and referrals: FHIR statuses, If-Match, upcoming 
     ofDay.map((e: { patient_id: string }) => e.patient_id),
     [other.patient_id, patient.patient_id, patient.patient_id, patient.patient_id],
   );
+
+  assert.equal(
+    (
+      await service.inject({
+        url: `/api/v1/appointments?care_location=${encodeURIComponent(location)}&date=2026-02-30`,
+        headers: auth(READER_KEY),
+      })
+    ).statusCode,
+    400,
+    'a day that does not exist',
+  );
+  // Appointments not yet scheduled come last, and paging reaches them.
+  for (let i = 0; i < 2; i++) {
+    const proposed = { ...appointment(at(9)), status: 'proposed' } as Record<string, unknown>;
+    delete proposed.start;
+    delete proposed.end;
+    assert.equal((await add(patient, 'appointments', proposed)).statusCode, 201);
+  }
+  const all: { status: string }[] = [];
+  let cursor: string | null = null;
+  do {
+    const page: { json(): { events: { status: string }[]; next_cursor: string | null } } =
+      await service.inject({
+        url: `${patient.base}/appointments?limit=2${cursor === null ? '' : `&cursor=${cursor}`}`,
+        headers: auth(READER_KEY),
+      });
+    all.push(...page.json().events);
+    cursor = page.json().next_cursor;
+  } while (cursor !== null);
+  assert.equal(all.length, 6, 'every appointment, page by page');
+  assert.deepEqual(
+    all.slice(-2).map((e) => e.status),
+    ['proposed', 'proposed'],
+  );
+  // A soft-deleted patient's appointments leave the clinic's day.
+  assert.equal(
+    (await service.inject({ method: 'DELETE', url: other.base, headers: auth(WRITER_KEY) })).statusCode,
+    204,
+  );
+  const afterDelete = await service.inject({
+    url: `/api/v1/appointments?care_location=${encodeURIComponent(location)}&date=${day}`,
+    headers: auth(READER_KEY),
+  });
+  assert.equal(afterDelete.json().events.length, 3);
 
   // Status moves as FHIR allows: booked → arrived → fulfilled; fulfilled is final.
   const url = `${patient.base}/appointments/${first.json().event_id}`;

@@ -108,7 +108,7 @@ export interface SignOffFilter {
 
 /**
  * Letters needing sign-off across every patient, oldest first: drafts that no later letter
- * supersedes. Each filter has its own partial index, so the queue is a short index range scan.
+ * supersedes, of patients that are not soft-deleted. Each filter has its own partial index, so the queue is a short index range scan.
  */
 export async function signOffQueue(
   client: SqlClient,
@@ -132,6 +132,9 @@ export async function signOffQueue(
   }
   where.push(`NOT EXISTS (SELECT 1 FROM letters s
     WHERE s.clinical_id = l.clinical_id AND s.references_letter = l.letter_id)`);
+  // Not for soft-deleted patients.
+  where.push(`NOT EXISTS (SELECT 1 FROM clinical_links d JOIN patients p ON p.patient_id = d.patient_id
+    WHERE d.clinical_id = l.clinical_id AND p.deleted)`);
   params.push(limit + 1);
   const rows = await guardProjection(() =>
     client.query(

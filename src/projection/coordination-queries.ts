@@ -1,7 +1,8 @@
 // Coordination lists served from the projection only (never from Git): a patient's threads or
 // the threads one participant takes part in, newest first; a patient's appointments, encounters
-// or referrals in time order (upcoming ones by default); and every appointment of one care
-// location on one day, paginated.
+// or referrals in time order (those not yet scheduled last; only upcoming ones when asked); and
+// every appointment of one care location on one day, paginated. Lists across patients leave out
+// soft-deleted patients.
 import { invalidInput } from '../core/errors.js';
 import { guardProjection } from './patient-queries.js';
 import { decodeCursor, encodeCursor, pageLimit, type Page } from './page-cursor.js';
@@ -23,6 +24,12 @@ const isoOrNull = (v: unknown): string | null => (v === null || v === undefined 
 /** The patient behind a coordination record: coordination → clinical → patient links. */
 const PATIENT_OF = `(SELECT k.patient_id FROM coordination_links c JOIN clinical_links k ON k.clinical_id = c.clinical_id
     WHERE c.coordination_id = t.coordination_id)`;
+
+/** For lists across patients: the record's patient is not soft-deleted. */
+const PATIENT_NOT_DELETED = `NOT EXISTS (SELECT 1 FROM coordination_links c
+    JOIN clinical_links k ON k.clinical_id = c.clinical_id
+    JOIN patients p ON p.patient_id = k.patient_id
+   WHERE c.coordination_id = t.coordination_id AND p.deleted)`;
 
 export interface ThreadFilter {
   readonly coordinationId?: string;
@@ -48,6 +55,7 @@ export async function listThreads(client: SqlClient, filter: ThreadFilter): Prom
         FROM thread_participants p WHERE p.participant_id = $${n})`,
       filter.participantId,
     );
+    if (filter.coordinationId === undefined) where.push(PATIENT_NOT_DELETED);
   }
   if (filter.status !== undefined) {
     if (!['open', 'closed', 'archived'].includes(filter.status)) {
@@ -141,8 +149,16 @@ export async function listCareEvents(
   if (query.upcoming === true) where.push(`t.status NOT IN ${NOT_HAPPENING}`);
   if (query.cursor !== undefined) {
     const [startAt, eventId] = decodeCursor(query.cursor);
-    params.push(startAt, eventId);
-    where.push(`(t.start_at, t.event_id) > ($${params.length - 1}::timestamptz, $${params.length})`);
+    params.push(eventId);
+    if (startAt === '') {
+      // The last page ended among the unscheduled events (no start), which come last.
+      where.push(`t.start_at IS NULL AND t.event_id > $${params.length}`);
+    } else {
+      params.push(startAt);
+      where.push(
+        `(t.start_at IS NULL OR (t.start_at, t.event_id) > ($${params.length}::timestamptz, $${params.length - 1}))`,
+      );
+    }
   }
   params.push(limit + 1);
   const rows = await guardProjection(() =>
@@ -161,8 +177,8 @@ function pageOfEvents(rows: Record<string, unknown>[], limit: number): Page<Care
   return {
     items: page.map(careEventOf),
     nextCursor:
-      rows.length > limit && last !== undefined && last.start_at !== null
-        ? encodeCursor(iso(last.start_at), String(last.event_id))
+      rows.length > limit && last !== undefined
+        ? encodeCursor(last.start_at === null ? '' : iso(last.start_at), String(last.event_id))
         : null,
   };
 }
@@ -173,10 +189,14 @@ export async function appointmentsOfDay(
   query: { careLocation: string; date: string; limit?: number; cursor?: string },
 ): Promise<Page<CareEventSummary>> {
   const limit = pageLimit(query.limit);
-  if (!/^\d{4}-\d{2}-\d{2}$/.test(query.date) || Number.isNaN(Date.parse(`${query.date}T00:00:00Z`))) {
-    throw invalidInput('date', 'must be a date, YYYY-MM-DD');
-  }
   const start = new Date(`${query.date}T00:00:00Z`);
+  if (
+    !/^\d{4}-\d{2}-\d{2}$/.test(query.date) ||
+    Number.isNaN(start.getTime()) ||
+    start.toISOString().slice(0, 10) !== query.date
+  ) {
+    throw invalidInput('date', 'must be a date that exists, YYYY-MM-DD');
+  }
   const end = new Date(start.getTime() + 24 * 60 * 60 * 1000);
   const params: unknown[] = [query.careLocation, start.toISOString(), end.toISOString()];
   const where = [
@@ -184,6 +204,7 @@ export async function appointmentsOfDay(
     `t.event_kind = 'appointment'`,
     't.start_at >= $2::timestamptz',
     't.start_at < $3::timestamptz',
+    PATIENT_NOT_DELETED,
   ];
   if (query.cursor !== undefined) {
     const [startAt, eventId] = decodeCursor(query.cursor);

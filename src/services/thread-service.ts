@@ -45,20 +45,58 @@ export interface ThreadView {
   readonly version: string;
   readonly commit: string;
   readonly ledger: Ledger;
-  readonly messages: readonly ThreadMessage[];
+  readonly messages: readonly MessageView[];
 }
 
 const THREAD_TRAILER = 'Communication-Id';
 
-/** The role a key's author posts in, from the role its keys file gives it. */
+/** Author roles (as keys files name them, any case) that post as something other than a clinician. */
+const ROLE_NAMES: Readonly<Record<string, MessageRole>> = {
+  patient: 'patient',
+  carer: 'patientassociate',
+  relative: 'patientassociate',
+  parent: 'patientassociate',
+  guardian: 'patientassociate',
+  'patient associate': 'patientassociate',
+  receptionist: 'careadministrator',
+  administrator: 'careadministrator',
+  'care administrator': 'careadministrator',
+  'care coordinator': 'careadministrator',
+  'medical secretary': 'careadministrator',
+  system: 'system',
+};
+
+/**
+ * The role a key's author posts in, from the role its keys file gives it: one of the names above,
+ * matched whole (so "Physician Associate" is a clinician), and a clinician otherwise.
+ */
 export function messageRoleOf(authorRole: string): MessageRole {
-  const role = authorRole.trim().toLowerCase();
-  if (role === 'patient') return 'patient';
-  if (role === 'system') return 'system';
-  if (/carer|relative|associate|parent|guardian/.test(role)) return 'patientassociate';
-  if (/admin|reception|coordinator|clerk|secretary/.test(role)) return 'careadministrator';
-  return 'clinician';
+  return ROLE_NAMES[authorRole.trim().toLowerCase().replace(/\s+/g, ' ')] ?? 'clinician';
 }
+
+/** The patient's side of a thread, whom `allow_patient_participation` governs. */
+const PATIENT_SIDE: readonly MessageRole[] = ['patient', 'patientassociate'];
+
+/** Wire form of a message: snake_case, as the rest of the API. */
+export interface MessageView {
+  readonly message_id: string;
+  readonly timestamp: string;
+  readonly author_id: string;
+  readonly author_name: string;
+  readonly role: MessageRole;
+  readonly corrects: string | null;
+  readonly body: string;
+}
+
+const messageView = (m: ThreadMessage): MessageView => ({
+  message_id: m.messageId,
+  timestamp: m.timestamp,
+  author_id: m.authorId,
+  author_name: m.authorName,
+  role: m.role,
+  corrects: m.corrects ?? null,
+  body: m.body,
+});
 
 export class ThreadService {
   readonly #record: CoordinationRecord;
@@ -81,7 +119,7 @@ export class ThreadService {
 
   #message(actor: Actor, ledger: Ledger | undefined, body: string, corrects?: string): ThreadMessage {
     const role = messageRoleOf(actor.author.role);
-    if (role === 'patient' && ledger !== undefined && !ledger.policies.allow_patient_participation) {
+    if (PATIENT_SIDE.includes(role) && ledger !== undefined && !ledger.policies.allow_patient_participation) {
       throw new VprError('FORBIDDEN', 'patients may not post in this thread (its policy does not allow it)');
     }
     return {
@@ -113,8 +151,8 @@ export class ThreadService {
       const now = this.#record.now().toISOString();
       const ledger = createLedger(communicationId, ledgerInput, now);
       const header = renderThreadHeader(communicationId);
-      const thread =
-        firstBody === undefined ? header : appendMessage(header, this.#message(actor, ledger, firstBody));
+      const first = firstBody === undefined ? undefined : this.#message(actor, ledger, firstBody);
+      const thread = first === undefined ? header : appendMessage(header, first);
       return {
         changes: [
           { path: threadPath(communicationId), content: thread },
@@ -122,7 +160,10 @@ export class ThreadService {
         ],
         action: 'create',
         summary: 'Created messaging thread',
-        trailers: [{ key: THREAD_TRAILER, value: communicationId }],
+        trailers: [
+          { key: THREAD_TRAILER, value: communicationId },
+          ...(first === undefined ? [] : [{ key: 'Message-Id', value: first.messageId }]),
+        ],
       };
     });
     return this.get(patientId, communicationId, commit);
@@ -152,7 +193,9 @@ export class ThreadService {
         );
       }
       const existing = current.threadText.toString('utf8');
-      if (corrects !== undefined && !parseThread(existing).messages.some((m) => m.messageId === corrects)) {
+      // Parsed whole before anything is appended: a damaged thread.md is reported, never extended.
+      const messages = parseThread(existing).messages;
+      if (corrects !== undefined && !messages.some((m) => m.messageId === corrects)) {
         throw invalidInput('corrects', 'names no message of this thread');
       }
       const message = this.#message(actor, current.ledger, body, corrects);
@@ -185,6 +228,10 @@ export class ThreadService {
   ): Promise<ThreadView> {
     const communicationId = parseTimestampId(threadId, 'communication_id');
     const change = parseLedgerChange(value);
+    if (PATIENT_SIDE.includes(messageRoleOf(actor.author.role))) {
+      // Otherwise a patient could lift the policy that keeps them out, and post.
+      throw new VprError('FORBIDDEN', 'the patient side of a thread cannot change its ledger');
+    }
     const coordinationId = await this.#record.idForWrite(patientId);
     const { commit } = await this.#record.commitItem(actor, coordinationId, async (head) => {
       await this.#record.assertModifiableAt(coordinationId, head);
@@ -225,7 +272,7 @@ export class ThreadService {
         version: current.version,
         commit: at,
         ledger: current.ledger,
-        messages: parseThread(current.threadText.toString('utf8')).messages,
+        messages: parseThread(current.threadText.toString('utf8')).messages.map(messageView),
       };
       return { view, cacheable: true };
     });

@@ -62,6 +62,7 @@ function threadSummary(t: ThreadSummary) {
     status: t.status,
     sensitivity: t.sensitivity,
     restricted: t.restricted,
+    allow_patient_participation: t.allowPatientParticipation,
     message_count: t.messageCount,
     last_message_at: t.lastMessageAt,
     last_message_snippet: t.lastMessageSnippet,

@@ -107,12 +107,12 @@ export const LedgerChange = Type.Object(
 );
 
 const Message = Type.Object({
-  messageId: Type.String(),
+  message_id: Type.String(),
   timestamp: Type.String(),
-  authorId: Type.String(),
-  authorName: Type.String(),
+  author_id: Type.String(),
+  author_name: Type.String(),
   role: literals(MESSAGE_ROLES),
-  corrects: Type.Optional(Type.String()),
+  corrects: nullable(Type.String()),
   body: Type.String(),
 });
 
@@ -139,6 +139,7 @@ export const ThreadPage = Type.Object(
         status: Type.String(),
         sensitivity: Type.String(),
         restricted: Type.Boolean(),
+        allow_patient_participation: Type.Boolean(),
         message_count: Type.Integer(),
         last_message_at: nullable(Type.String()),
         last_message_snippet: Type.String(),
