@@ -2,6 +2,7 @@
 // contributions): a value must be an object, may hold only known fields, and each error names
 // the field by its dotted path. Each parser adds its own rules on top.
 import { invalidInput } from './errors.js';
+import { parseSingleLine } from './commit/author.js';
 
 /** A client's object, before its fields are checked. */
 export type Input = Readonly<Record<string, unknown>>;
@@ -25,4 +26,44 @@ export function refuseUnknown(input: Input, known: readonly string[], field: str
   for (const key of Object.keys(input)) {
     if (!known.includes(key)) throw invalidInput(fieldAt(field, key), 'is not a known field');
   }
+}
+
+/** One of `allowed`; INVALID_INPUT naming the field (never the value) otherwise. */
+export function parseEnum<T extends string>(value: unknown, allowed: readonly T[], field: string): T {
+  if (typeof value !== 'string' || !allowed.includes(value as T)) {
+    throw invalidInput(field, `must be one of ${allowed.join(', ')}`);
+  }
+  return value as T;
+}
+
+/** `input[key]`, which must be given. */
+export function required(input: Input, key: string, field: string): unknown {
+  const value = input[key];
+  if (!given(value)) throw invalidInput(field, 'is required');
+  return value;
+}
+
+/** Characters no stored text may hold: controls, lone surrogates, noncharacters (YAML refuses those). */
+const UNPRINTABLE = /\p{Cc}|\p{Cs}|\p{Noncharacter_Code_Point}|[\u2028\u2029]/u;
+/** The same, except line feed and tab. */
+const UNPRINTABLE_IN_TEXT = /[^\P{Cc}\n\t]|\p{Cs}|\p{Noncharacter_Code_Point}|[\u2028\u2029]/u;
+
+/** A single line of printable text: NFC, trimmed, runs of white space collapsed, bounded. */
+export function parsePrintableLine(value: unknown, field: string, max: number): string {
+  if (typeof value !== 'string') throw invalidInput(field, 'must be a string');
+  const line = parseSingleLine(value.normalize('NFC'), field, max);
+  if (UNPRINTABLE.test(line)) throw invalidInput(field, 'must be a single line of printable text');
+  return line.replace(/\s+/gu, ' ');
+}
+
+/** Free text over several lines (a comment, a note): NFC, CRLF and CR made LF, trimmed, bounded. */
+export function parseNoteText(value: unknown, field: string, max: number): string {
+  if (typeof value !== 'string') throw invalidInput(field, 'must be a string');
+  const text = value.normalize('NFC').replace(/\r\n?/g, '\n').trim();
+  if (text.length === 0) throw invalidInput(field, 'must not be empty');
+  if (text.length > max) throw invalidInput(field, `must be at most ${max} characters`);
+  if (UNPRINTABLE_IN_TEXT.test(text)) {
+    throw invalidInput(field, 'must be text without control characters other than line breaks and tabs');
+  }
+  return text;
 }

@@ -299,6 +299,22 @@ export class Projector {
   }
 }
 
+/** The dates of a file changed by `commit`, for rows an incremental projection writes. */
+function datesOf(commit: CommitRecord): FileDates {
+  const at = new Date(commit.committer.timestamp).toISOString();
+  return { createdAt: at, updatedAt: at, commitSha: commit.id };
+}
+
+/** A file at `commit`: from the contents the commit's changes were read into, else from Git. */
+function fileReader(repository: GitRepository, commit: CommitRecord, contents: ReadonlyMap<string, Buffer>) {
+  return async (path: string): Promise<Buffer | undefined> =>
+    contents.get(path) ??
+    (await repository.readFile(parseRepoPath(path), commit.id).catch((error: unknown) => {
+      if (isVprError(error, 'NOT_FOUND')) return undefined;
+      throw error;
+    }));
+}
+
 /**
  * The letters and entries a clinical commit touched: each letter whose folder changed is read
  * again whole (composition and body at this commit), each changed entry file is read once.
@@ -311,9 +327,8 @@ async function projectClinicalChanges(
   changes: readonly PathChange[],
   contents: ReadonlyMap<string, Buffer>,
 ): Promise<void> {
-  const at = new Date(commit.committer.timestamp).toISOString();
   // A new row is created now; an existing one keeps its created_at (see writeLetters).
-  const dates: FileDates = { createdAt: at, updatedAt: at, commitSha: commit.id };
+  const dates = datesOf(commit);
   const letters = new Set<TimestampId>();
   const entries: EntryRow[] = [];
   const goneEntries: string[] = [];
@@ -333,12 +348,7 @@ async function projectClinicalChanges(
     if (row === undefined) goneEntries.push(entry.entryId);
     else entries.push(row);
   }
-  const read = async (path: string) =>
-    contents.get(path) ??
-    (await repository.readFile(parseRepoPath(path), commit.id).catch((error: unknown) => {
-      if (isVprError(error, 'NOT_FOUND')) return undefined;
-      throw error;
-    }));
+  const read = fileReader(repository, commit, contents);
   const letterRows: LetterRow[] = [];
   const goneLetters: string[] = [];
   for (const letterId of letters) {
@@ -383,8 +393,7 @@ async function projectCoordinationChanges(
   changes: readonly PathChange[],
   contents: ReadonlyMap<string, Buffer>,
 ): Promise<void> {
-  const at = new Date(commit.committer.timestamp).toISOString();
-  const dates: FileDates = { createdAt: at, updatedAt: at, commitSha: commit.id };
+  const dates = datesOf(commit);
   const threads = new Set<TimestampId>();
   const events: CareEventRow[] = [];
   const goneEvents: string[] = [];
@@ -404,12 +413,7 @@ async function projectCoordinationChanges(
     if (row === undefined) goneEvents.push(event.id);
     else events.push(row);
   }
-  const read = async (path: string) =>
-    contents.get(path) ??
-    (await repository.readFile(parseRepoPath(path), commit.id).catch((error: unknown) => {
-      if (isVprError(error, 'NOT_FOUND')) return undefined;
-      throw error;
-    }));
+  const read = fileReader(repository, commit, contents);
   const rows = [];
   const goneThreads: string[] = [];
   for (const communicationId of threads) {

@@ -9,8 +9,17 @@
 // The value lists and limits are exported so the API's schemas are built from them and the docs
 // and the rules cannot drift apart. Error messages say what is wrong with a field, never its value.
 import { invalidInput } from '../errors.js';
-import { fieldAt as at, given, objectAt, refuseUnknown, type Input } from '../input.js';
-import { parseSingleLine } from '../commit/author.js';
+import {
+  fieldAt as at,
+  given,
+  objectAt,
+  parseEnum,
+  parseNoteText,
+  parsePrintableLine,
+  refuseUnknown,
+  required,
+  type Input,
+} from '../input.js';
 
 export const ENTRY_KINDS = ['blood_pressure', 'heart_rate', 'body_weight', 'lab_result', 'problem'] as const;
 export type EntryKind = (typeof ENTRY_KINDS)[number];
@@ -211,31 +220,7 @@ export interface ProblemEntry extends EntryBase {
 export type EntryInput =
   BloodPressureEntry | HeartRateEntry | BodyWeightEntry | LabResultEntry | ProblemEntry;
 
-function parseEnum<T extends string>(value: unknown, allowed: readonly T[], field: string): T {
-  if (typeof value !== 'string' || !allowed.includes(value as T)) {
-    throw invalidInput(field, `must be one of ${allowed.join(', ')}`);
-  }
-  return value as T;
-}
-
-function required(input: Input, key: string, field: string): unknown {
-  const value = input[key];
-  if (!given(value)) throw invalidInput(field, 'is required');
-  return value;
-}
-
-/** Characters no stored text may hold: controls, lone surrogates, noncharacters (YAML refuses those). */
-const UNPRINTABLE = /\p{Cc}|\p{Cs}|\p{Noncharacter_Code_Point}|[\u2028\u2029]/u;
-/** The same, except line feed and tab. */
-const UNPRINTABLE_IN_COMMENT = /[^\P{Cc}\n\t]|\p{Cs}|\p{Noncharacter_Code_Point}|[\u2028\u2029]/u;
-
-/** A single line of printable text: NFC, trimmed, runs of white space collapsed, bounded. */
-function parseLine(value: unknown, field: string, max: number): string {
-  if (typeof value !== 'string') throw invalidInput(field, 'must be a string');
-  const line = parseSingleLine(value.normalize('NFC'), field, max);
-  if (UNPRINTABLE.test(line)) throw invalidInput(field, 'must be a single line of printable text');
-  return line.replace(/\s+/gu, ' ');
-}
+const parseLine = parsePrintableLine;
 
 /** A unit such as mmol/L or 10*9/L: one word of printable text. */
 function parseUnit(value: unknown, field: string): string {
@@ -246,15 +231,7 @@ function parseUnit(value: unknown, field: string): string {
 
 /** Free text that may run over several lines: NFC, CRLF and CR made LF, trimmed, bounded. */
 function parseComment(value: unknown, field: string): string {
-  if (typeof value !== 'string') throw invalidInput(field, 'must be a string');
-  const text = value.normalize('NFC').replace(/\r\n?/g, '\n').trim();
-  const max = ENTRY_LIMITS.commentMaxLength;
-  if (text.length === 0) throw invalidInput(field, 'must not be empty');
-  if (text.length > max) throw invalidInput(field, `must be at most ${max} characters`);
-  if (UNPRINTABLE_IN_COMMENT.test(text)) {
-    throw invalidInput(field, 'must be text without control characters other than line breaks and tabs');
-  }
-  return text;
+  return parseNoteText(value, field, ENTRY_LIMITS.commentMaxLength);
 }
 
 /** A finite JSON number (never a string, NaN or Infinity) that passes `ok`; -0 is made 0. */

@@ -6,8 +6,17 @@
 // in, empty lists of clinical references left out. Every error is INVALID_INPUT naming the field
 // by its path (`participants[0].role`, `period.end`); messages never carry the value.
 import { invalidInput } from '../errors.js';
-import { fieldAt as at, given, objectAt, refuseUnknown, type Input } from '../input.js';
-import { parseSingleLine } from '../commit/author.js';
+import {
+  fieldAt as at,
+  given,
+  objectAt,
+  parseEnum,
+  parseNoteText,
+  parsePrintableLine,
+  refuseUnknown,
+  required,
+  type Input,
+} from '../input.js';
 import { parseTimestampId, type TimestampId } from '../ids/timestamp-id.js';
 import {
   APPOINTMENT_PARTICIPANT_FIELDS,
@@ -47,19 +56,6 @@ import {
 
 // ---- Values ---------------------------------------------------------------------------------
 
-function parseEnum<T extends string>(value: unknown, allowed: readonly T[], field: string): T {
-  if (typeof value !== 'string' || !allowed.includes(value as T)) {
-    throw invalidInput(field, `must be one of ${allowed.join(', ')}`);
-  }
-  return value as T;
-}
-
-function required(input: Input, key: string, field: string): unknown {
-  const value = input[key];
-  if (!given(value)) throw invalidInput(field, 'is required');
-  return value;
-}
-
 /** `{ [key]: parsed }` when `input[key]` is given, else `{}`: for spreading into a result. */
 function optional<K extends string, T>(
   input: Input,
@@ -70,30 +66,14 @@ function optional<K extends string, T>(
   return given(input[key]) ? ({ [key]: parse(input[key], at(field, key)) } as { [P in K]: T }) : {};
 }
 
-/** Characters no stored text may hold: controls, lone surrogates, noncharacters (YAML refuses those). */
-const UNPRINTABLE = /\p{Cc}|\p{Cs}|\p{Noncharacter_Code_Point}|[\u2028\u2029]/u;
-/** The same, except line feed and tab. */
-const UNPRINTABLE_IN_FREE_TEXT = /[^\P{Cc}\n\t]|\p{Cs}|\p{Noncharacter_Code_Point}|[\u2028\u2029]/u;
-
 /** A single line of printable text: NFC, trimmed, runs of white space collapsed, bounded. */
 function parseLine(value: unknown, field: string, max: number = LIMITS.lineMaxLength): string {
-  if (typeof value !== 'string') throw invalidInput(field, 'must be a string');
-  const line = parseSingleLine(value.normalize('NFC'), field, max);
-  if (UNPRINTABLE.test(line)) throw invalidInput(field, 'must be a single line of printable text');
-  return line.replace(/\s+/gu, ' ');
+  return parsePrintableLine(value, field, max);
 }
 
 /** Free text that may run over several lines: NFC, CRLF and CR made LF, trimmed, bounded. */
 function parseFreeText(value: unknown, field: string): string {
-  if (typeof value !== 'string') throw invalidInput(field, 'must be a string');
-  const text = value.normalize('NFC').replace(/\r\n?/g, '\n').trim();
-  const max = LIMITS.freeTextMaxLength;
-  if (text.length === 0) throw invalidInput(field, 'must not be empty');
-  if (text.length > max) throw invalidInput(field, `must be at most ${max} characters`);
-  if (UNPRINTABLE_IN_FREE_TEXT.test(text)) {
-    throw invalidInput(field, 'must be text without control characters other than line breaks and tabs');
-  }
-  return text;
+  return parseNoteText(value, field, LIMITS.freeTextMaxLength);
 }
 
 const ACTOR_ID = /^[A-Za-z0-9][A-Za-z0-9._:/@+-]*$/;
