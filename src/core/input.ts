@@ -28,6 +28,16 @@ export function refuseUnknown(input: Input, known: readonly string[], field: str
   }
 }
 
+/** `{ [key]: parsed }` when `input[key]` is given, else `{}`: for spreading into a result. */
+export function optional<K extends string, T>(
+  input: Input,
+  key: K,
+  field: string,
+  parse: (value: unknown, field: string) => T,
+): { readonly [P in K]?: T } {
+  return given(input[key]) ? ({ [key]: parse(input[key], fieldAt(field, key)) } as { [P in K]: T }) : {};
+}
+
 /** One of `allowed`; INVALID_INPUT naming the field (never the value) otherwise. */
 export function parseEnum<T extends string>(value: unknown, allowed: readonly T[], field: string): T {
   if (typeof value !== 'string' || !allowed.includes(value as T)) {

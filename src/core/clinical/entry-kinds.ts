@@ -13,6 +13,7 @@ import {
   fieldAt as at,
   given,
   objectAt,
+  optional,
   parseEnum,
   parseNoteText,
   parsePrintableLine,
@@ -316,15 +317,6 @@ export function parseCalendarDate(value: unknown, field: string, now: Date = new
   return value;
 }
 
-/** `{ [key]: parsed }` when the top-level field is given, else `{}`: for spreading into a result. */
-function optional<K extends string, T>(
-  input: Input,
-  key: K,
-  parse: (value: unknown, field: string) => T,
-): { readonly [P in K]?: T } {
-  return given(input[key]) ? ({ [key]: parse(input[key], key) } as { [P in K]: T }) : {};
-}
-
 function common(input: Input, now: Date, recordedAtRequired: boolean): EntryBase {
   const recordedAt =
     recordedAtRequired || given(input.recorded_at)
@@ -354,8 +346,8 @@ function parseBloodPressure(input: Input, base: EntryBase): BloodPressureEntry {
     ...rest,
     systolic_mmhg: systolic,
     diastolic_mmhg: diastolic,
-    ...optional(input, 'position', (v, f) => parseEnum(v, BLOOD_PRESSURE_POSITIONS, f)),
-    ...optional(input, 'cuff_location', (v, f) => parseEnum(v, CUFF_LOCATIONS, f)),
+    ...optional(input, 'position', '', (v, f) => parseEnum(v, BLOOD_PRESSURE_POSITIONS, f)),
+    ...optional(input, 'cuff_location', '', (v, f) => parseEnum(v, CUFF_LOCATIONS, f)),
     ...(comment === undefined ? {} : { comment }),
   };
 }
@@ -373,7 +365,7 @@ function parseHeartRate(input: Input, base: EntryBase): HeartRateEntry {
     kind: 'heart_rate',
     ...rest,
     rate_bpm: rate,
-    ...optional(input, 'rhythm', (v, f) => parseEnum(v, HEART_RHYTHMS, f)),
+    ...optional(input, 'rhythm', '', (v, f) => parseEnum(v, HEART_RHYTHMS, f)),
     ...(comment === undefined ? {} : { comment }),
   };
 }
@@ -391,7 +383,7 @@ function parseBodyWeight(input: Input, base: EntryBase): BodyWeightEntry {
     kind: 'body_weight',
     ...rest,
     weight_kg: weight,
-    ...optional(input, 'state_of_dress', (v, f) => parseEnum(v, STATES_OF_DRESS, f)),
+    ...optional(input, 'state_of_dress', '', (v, f) => parseEnum(v, STATES_OF_DRESS, f)),
     ...(comment === undefined ? {} : { comment }),
   };
 }
@@ -458,9 +450,9 @@ function parseLabResult(input: Input, base: EntryBase): LabResultEntry {
   const { comment, ...rest } = base;
   const head = { kind: 'lab_result' as const, ...rest, test_name: testName, ...testCode };
   const tail = {
-    ...optional(input, 'reference_range', parseReferenceRange),
-    ...optional(input, 'interpretation', (v, f) => parseEnum(v, LAB_INTERPRETATIONS, f)),
-    ...optional(input, 'specimen', (v, f) => parseLine(v, f, ENTRY_LIMITS.specimenMaxLength)),
+    ...optional(input, 'reference_range', '', parseReferenceRange),
+    ...optional(input, 'interpretation', '', (v, f) => parseEnum(v, LAB_INTERPRETATIONS, f)),
+    ...optional(input, 'specimen', '', (v, f) => parseLine(v, f, ENTRY_LIMITS.specimenMaxLength)),
     status: given(input.status) ? parseEnum(input.status, LAB_STATUSES, 'status') : ('final' as const),
     ...(comment === undefined ? {} : { comment }),
   };
@@ -504,11 +496,11 @@ function parseProblem(input: Input, base: EntryBase, now: Date): ProblemEntry {
     kind: 'problem',
     ...rest,
     name,
-    ...optional(input, 'code', parseProblemCode),
+    ...optional(input, 'code', '', parseProblemCode),
     status,
     ...(onset === undefined ? {} : { onset_date: onset }),
     ...(resolved === undefined ? {} : { resolved_date: resolved }),
-    ...optional(input, 'severity', (v, f) => parseEnum(v, PROBLEM_SEVERITIES, f)),
+    ...optional(input, 'severity', '', (v, f) => parseEnum(v, PROBLEM_SEVERITIES, f)),
     ...(comment === undefined ? {} : { comment }),
   };
 }

@@ -10,6 +10,7 @@ import {
   fieldAt as at,
   given,
   objectAt,
+  optional,
   parseEnum,
   parseNoteText,
   parsePrintableLine,
@@ -55,16 +56,6 @@ import {
 } from './care-event-kinds.js';
 
 // ---- Values ---------------------------------------------------------------------------------
-
-/** `{ [key]: parsed }` when `input[key]` is given, else `{}`: for spreading into a result. */
-function optional<K extends string, T>(
-  input: Input,
-  key: K,
-  field: string,
-  parse: (value: unknown, field: string) => T,
-): { readonly [P in K]?: T } {
-  return given(input[key]) ? ({ [key]: parse(input[key], at(field, key)) } as { [P in K]: T }) : {};
-}
 
 /** A single line of printable text: NFC, trimmed, runs of white space collapsed, bounded. */
 function parseLine(value: unknown, field: string, max: number = LIMITS.lineMaxLength): string {
