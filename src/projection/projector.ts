@@ -36,14 +36,13 @@ import { auditRowOfCommit } from './audit-rows.js';
 import { readPatient } from '../core/patient/fhir-patient.js';
 import type { SqlClient } from './sql-client.js';
 import { parseYamlMapping, type YamlMapping } from './yaml-mapping.js';
-import { entryRowOf, letterRowOf, type EntryRow, type FileDates, type LetterRow } from './clinical-rows.js';
-import { careEventRowOf, threadFileOf, threadRowsOf, type CareEventRow } from './coordination-rows.js';
+import { entryRowOf, letterRowOf, type FileDates, type LetterRow } from './clinical-rows.js';
+import { careEventRowOf, threadFileOf, threadRowsOf } from './coordination-rows.js';
 import { ledgerPath } from '../core/coordination/ledger.js';
 import { threadPath } from '../core/coordination/thread.js';
 import { careEventOfPath } from '../core/coordination/care-events.js';
 import { entryOfPath } from '../core/clinical/entry-layout.js';
 import { letterBodyPath, letterCompositionPath, letterIdOfPath } from '../core/clinical/letter.js';
-import type { TimestampId } from '../core/ids/timestamp-id.js';
 import type { PathChange } from '../core/git/tree-edit.js';
 
 export type ProjectionOutcome = 'unchanged' | 'incremental' | 'full';
@@ -315,6 +314,45 @@ function fileReader(repository: GitRepository, commit: CommitRecord, contents: R
     }));
 }
 
+/** Removes the rows of items a commit deleted (or left unreadable). */
+async function deleteItemRows(
+  tx: SqlClient,
+  table: 'letters' | 'clinical_entries' | 'threads' | 'care_events',
+  repoColumn: 'clinical_id' | 'coordination_id',
+  repoId: RecordId,
+  idColumn: 'letter_id' | 'entry_id' | 'communication_id' | 'event_id',
+  ids: readonly string[],
+): Promise<void> {
+  if (ids.length === 0) return;
+  await tx.query(`DELETE FROM ${table} WHERE ${repoColumn} = $1 AND ${idColumn} = ANY($2::text[])`, [
+    repoId,
+    ids,
+  ]);
+}
+
+/**
+ * The rows of the one-file items a commit changed (entries, care events): each changed file that
+ * is such an item gives its row, or, removed or unreadable, its id to delete.
+ */
+function fileItemRows<R>(
+  changes: readonly PathChange[],
+  contents: ReadonlyMap<string, Buffer>,
+  idOfPath: (path: string) => string | undefined,
+  rowOf: (path: string, text: string) => R | undefined,
+): { rows: R[]; gone: string[] } {
+  const rows: R[] = [];
+  const gone: string[] = [];
+  for (const change of changes) {
+    const id = idOfPath(change.path);
+    if (id === undefined) continue;
+    const content = contents.get(change.path);
+    const row = content === undefined ? undefined : rowOf(change.path, content.toString('utf8'));
+    if (row === undefined) gone.push(id);
+    else rows.push(row);
+  }
+  return { rows, gone };
+}
+
 /**
  * The letters and entries a clinical commit touched: each letter whose folder changed is read
  * again whole (composition and body at this commit), each changed entry file is read once.
@@ -329,25 +367,13 @@ async function projectClinicalChanges(
 ): Promise<void> {
   // A new row is created now; an existing one keeps its created_at (see writeLetters).
   const dates = datesOf(commit);
-  const letters = new Set<TimestampId>();
-  const entries: EntryRow[] = [];
-  const goneEntries: string[] = [];
-  for (const change of changes) {
-    const letterId = letterIdOfPath(change.path);
-    if (letterId !== undefined) {
-      letters.add(letterId);
-      continue;
-    }
-    const entry = entryOfPath(change.path);
-    if (entry === undefined) continue;
-    const content = contents.get(change.path);
-    const row =
-      content === undefined
-        ? undefined
-        : entryRowOf(clinicalId, change.path, content.toString('utf8'), dates);
-    if (row === undefined) goneEntries.push(entry.entryId);
-    else entries.push(row);
-  }
+  const letters = new Set(changes.flatMap((c) => letterIdOfPath(c.path) ?? []));
+  const entries = fileItemRows(
+    changes,
+    contents,
+    (path) => entryOfPath(path)?.entryId,
+    (path, text) => entryRowOf(clinicalId, path, text, dates),
+  );
   const read = fileReader(repository, commit, contents);
   const letterRows: LetterRow[] = [];
   const goneLetters: string[] = [];
@@ -365,20 +391,10 @@ async function projectClinicalChanges(
     if (row === undefined) goneLetters.push(letterId);
     else letterRows.push(row);
   }
-  if (goneLetters.length > 0) {
-    await tx.query('DELETE FROM letters WHERE clinical_id = $1 AND letter_id = ANY($2::text[])', [
-      clinicalId,
-      goneLetters,
-    ]);
-  }
-  if (goneEntries.length > 0) {
-    await tx.query('DELETE FROM clinical_entries WHERE clinical_id = $1 AND entry_id = ANY($2::text[])', [
-      clinicalId,
-      goneEntries,
-    ]);
-  }
+  await deleteItemRows(tx, 'letters', 'clinical_id', clinicalId, 'letter_id', goneLetters);
+  await deleteItemRows(tx, 'clinical_entries', 'clinical_id', clinicalId, 'entry_id', entries.gone);
   await writeLetters(tx, letterRows);
-  await writeEntries(tx, entries);
+  await writeEntries(tx, entries.rows);
 }
 
 /**
@@ -394,25 +410,13 @@ async function projectCoordinationChanges(
   contents: ReadonlyMap<string, Buffer>,
 ): Promise<void> {
   const dates = datesOf(commit);
-  const threads = new Set<TimestampId>();
-  const events: CareEventRow[] = [];
-  const goneEvents: string[] = [];
-  for (const change of changes) {
-    const threadFile = threadFileOf(change.path);
-    if (threadFile !== undefined) {
-      threads.add(threadFile.communicationId);
-      continue;
-    }
-    const event = careEventOfPath(change.path);
-    if (event === undefined) continue;
-    const content = contents.get(change.path);
-    const row =
-      content === undefined
-        ? undefined
-        : careEventRowOf(coordinationId, change.path, content.toString('utf8'), dates);
-    if (row === undefined) goneEvents.push(event.id);
-    else events.push(row);
-  }
+  const threads = new Set(changes.flatMap((c) => threadFileOf(c.path)?.communicationId ?? []));
+  const events = fileItemRows(
+    changes,
+    contents,
+    (path) => careEventOfPath(path)?.id,
+    (path, text) => careEventRowOf(coordinationId, path, text, dates),
+  );
   const read = fileReader(repository, commit, contents);
   const rows = [];
   const goneThreads: string[] = [];
@@ -432,22 +436,12 @@ async function projectCoordinationChanges(
       [coordinationId, [...threads]],
     );
   }
-  if (goneThreads.length > 0) {
-    await tx.query('DELETE FROM threads WHERE coordination_id = $1 AND communication_id = ANY($2::text[])', [
-      coordinationId,
-      goneThreads,
-    ]);
-  }
-  if (goneEvents.length > 0) {
-    await tx.query('DELETE FROM care_events WHERE coordination_id = $1 AND event_id = ANY($2::text[])', [
-      coordinationId,
-      goneEvents,
-    ]);
-  }
+  await deleteItemRows(tx, 'threads', 'coordination_id', coordinationId, 'communication_id', goneThreads);
+  await deleteItemRows(tx, 'care_events', 'coordination_id', coordinationId, 'event_id', events.gone);
   await writeThreads(
     tx,
     rows.map((r) => r.thread),
     rows.flatMap((r) => r.participants),
   );
-  await writeCareEvents(tx, events);
+  await writeCareEvents(tx, events.rows);
 }
