@@ -37,7 +37,7 @@ import {
   type Row,
 } from './http-load.js';
 import { percentile } from './measure.js';
-import { lettersOf } from './synthetic-names.js';
+import { benchPatient, lettersOf } from './synthetic-names.js';
 
 const SECONDS = Number(process.env.VPR_BENCH_CLINICAL_SECONDS ?? 15);
 const LETTERS = Number(process.env.VPR_BENCH_LETTERS ?? 100_000);
@@ -72,17 +72,7 @@ async function throughTheServer(backend: string, env: Record<string, string>): P
   const server = await startServer(KEY, env);
   try {
     const patients = [
-      ...(
-        await seedPatients(server.base, KEY, 64, (i) =>
-          JSON.stringify({
-            given_name: `Given${lettersOf(i, 3)}`,
-            family_name: `Letters${lettersOf(i, 5)}`,
-            date_of_birth: '1970-01-01',
-            sex_at_birth: 'unknown',
-            gender_identity: 'undisclosed',
-          }),
-        )
-      ).keys(),
+      ...(await seedPatients(server.base, KEY, 64, (i) => JSON.stringify(benchPatient(i, 'Letters')))).keys(),
     ];
     const rows: Row[] = [];
     const letters: string[] = [];
@@ -172,13 +162,7 @@ async function ensureLetters(): Promise<void> {
       while (next < PATIENTS) {
         const p = next++;
         const record = await store.createFullRecord({
-          demographics: {
-            given_name: `Given${lettersOf(p, 3)}`,
-            family_name: `Queue${lettersOf(p, 5)}`,
-            date_of_birth: '1960-02-03',
-            sex_at_birth: 'unknown',
-            gender_identity: 'undisclosed',
-          },
+          demographics: benchPatient(p, 'Queue', '1960-02-03'),
           author: authorOf(p),
           careLocation: locationOf(p),
         });

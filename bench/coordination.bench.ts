@@ -20,7 +20,7 @@ import {
   withPostgresAndRedis,
   type Row,
 } from './http-load.js';
-import { lettersOf } from './synthetic-names.js';
+import { benchPatient, lettersOf } from './synthetic-names.js';
 
 const SECONDS = Number(process.env.VPR_BENCH_COORDINATION_SECONDS ?? 15);
 const LONG_THREAD = Number(process.env.VPR_BENCH_THREAD_MESSAGES ?? 1_000);
@@ -54,17 +54,7 @@ async function measure(backend: string, env: Record<string, string>): Promise<Ro
   const server = await startServer(KEY, env);
   try {
     const patients = [
-      ...(
-        await seedPatients(server.base, KEY, 9, (i) =>
-          JSON.stringify({
-            given_name: `Given${lettersOf(i, 3)}`,
-            family_name: `Threads${lettersOf(i, 5)}`,
-            date_of_birth: '1970-01-01',
-            sex_at_birth: 'unknown',
-            gender_identity: 'undisclosed',
-          }),
-        )
-      ).keys(),
+      ...(await seedPatients(server.base, KEY, 9, (i) => JSON.stringify(benchPatient(i, 'Threads')))).keys(),
     ];
     const threads = await Promise.all(patients.map((p) => newThread(server.base, p)));
     const path = (i: number) => `/api/v1/patients/${patients[i]}/threads/${threads[i]}`;

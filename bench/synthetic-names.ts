@@ -5,3 +5,14 @@ export function lettersOf(n: number, width: number): string {
     .padStart(width, '0')
     .replace(/[0-9]/g, (digit) => 'abcdefghij'[Number(digit)]!);
 }
+
+/** The demographics of synthetic bench patient `i`, whose family name starts with `family`. */
+export function benchPatient(i: number, family: string, dateOfBirth = '1970-01-01') {
+  return {
+    given_name: `Given${lettersOf(i, 3)}`,
+    family_name: `${family}${lettersOf(i, 5)}`,
+    date_of_birth: dateOfBirth,
+    sex_at_birth: 'unknown',
+    gender_identity: 'undisclosed',
+  };
+}
