@@ -18,10 +18,19 @@ try {
 const runtime = await startRuntime(config);
 const urls = await runtime.listen();
 const source = runtime.keySource;
+const rest = urls.find((url) => url.startsWith('http'));
+const grpc = urls.find((url) => url.startsWith('grpc'));
 const lines = [
   `VPR is listening on ${urls.join(' and ')} (data: ${config.dataDir}; projection: ${runtime.projection.backend}).`,
-  `API docs: ${urls[0]}/docs · OpenAPI: ${urls[0]}/openapi.json · health: ${urls[0]}/healthz, ${urls[0]}/readyz`,
 ];
+if (rest !== undefined) {
+  lines.push(`API docs: ${rest}/docs · OpenAPI: ${rest}/openapi.json · health: ${rest}/healthz, ${rest}/readyz`);
+}
+if (grpc !== undefined) {
+  lines.push(
+    `gRPC: vpr.v1.VPR and grpc.health.v1 on ${grpc.replace(/^grpcs?:\/\//, '')} (proto/vpr/v1/vpr.proto${config.grpcReflection ? '; reflection on' : ''})`,
+  );
+}
 switch (source.kind) {
   case 'generated':
     lines.push(
@@ -40,7 +49,9 @@ switch (source.kind) {
     break;
 }
 lines.push(
-  `Send it as x-api-key: <key> or Authorization: Bearer <key>, e.g. curl -H "x-api-key: $KEY" ${urls[0]}/api/v1/patients`,
+  rest === undefined
+    ? 'Send it as x-api-key: <key> or authorization: Bearer <key> metadata.'
+    : `Send it as x-api-key: <key> or Authorization: Bearer <key>, e.g. curl -H "x-api-key: $KEY" ${rest}/api/v1/patients`,
 );
 // One write, so a reader of the output never sees half the message.
 console.log(lines.join('\n'));

@@ -1,6 +1,6 @@
 // Putting the service together from its configuration: the record store, the projection and
-// its cache, the API keys, the services, and the doors that serve them (REST now; gRPC with
-// issue 7). Everything is passed in, nothing is global, so tests start as many independent
+// its cache, the API keys, the services, and the doors that serve them (REST and gRPC, or one of
+// them: VPR_SERVE). Everything is passed in, nothing is global, so tests start as many independent
 // services as they like. `close` finishes in-flight requests before anything is shut.
 import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
@@ -17,6 +17,7 @@ import { Projection } from './projection/projection.js';
 import { PatientService } from './services/patient-service.js';
 import { WriteSwitch } from './services/write-switch.js';
 import { buildHttpServer } from './transport/http/http-server.js';
+import { buildGrpcServer, type GrpcDoor } from './transport/grpc/grpc-server.js';
 import { ClinicalRecord } from './services/record-access.js';
 import { ContributionService } from './services/contribution-service.js';
 import { EntryService } from './services/entry-service.js';
@@ -25,7 +26,7 @@ import { RecordLinks } from './services/record-links.js';
 import { CoordinationRecord, CoordinationStatusService } from './services/coordination-record.js';
 import { ThreadService } from './services/thread-service.js';
 import { CareEventService } from './services/care-event-service.js';
-import { HttpMetrics, Tracing, createLogger } from './transport/http/observability.js';
+import { ServiceMetrics, Tracing, createLogger } from './transport/observability.js';
 import type { ReadinessReport } from './transport/http/system-routes.js';
 
 export interface RuntimeOptions {
@@ -41,9 +42,11 @@ export interface Runtime {
   readonly store: RecordStore;
   readonly projection: Projection;
   readonly http: FastifyInstance;
+  /** The gRPC door, unless VPR_SERVE is rest. */
+  readonly grpc: GrpcDoor | undefined;
   readonly keySource: KeySource;
   readonly writes: WriteSwitch;
-  /** Starts listening; returns the URLs. */
+  /** Starts listening; returns the URLs (`http(s)://…` for REST, `grpc(s)://…` for gRPC). */
   listen(): Promise<string[]>;
   /** Stops taking requests, finishes those in flight, then closes every resource. */
   close(): Promise<void>;
@@ -125,7 +128,7 @@ export async function startRuntime(config: VprConfig, options: RuntimeOptions = 
     idempotency: new IdempotencyStore(projection.client, config.idempotencyHours),
     writes,
   });
-  const metrics = new HttpMetrics({
+  const metrics = new ServiceMetrics({
     commits: () => store.commitCounts(),
     missedProjections: () => projection.status().missedCommits,
     cache: () => cache.stats(),
@@ -187,15 +190,28 @@ export async function startRuntime(config: VprConfig, options: RuntimeOptions = 
     writes,
     readiness,
   };
+  const version = packageVersion();
   const serverOptions = {
     bodyLimit: config.bodyLimit,
     uploadLimit: config.uploadLimit,
-    version: packageVersion(),
+    version,
   };
   const http = await buildHttpServer(deps, { ...serverOptions, ...(https === undefined ? {} : { https }) });
   // With TLS, plain HTTP is refused unless explicitly allowed, and then served on its own port.
   const plain =
     https !== undefined && config.allowHttp ? await buildHttpServer(deps, serverOptions) : undefined;
+  const grpc =
+    config.serve === 'rest'
+      ? undefined
+      : buildGrpcServer(
+          { ...deps, version },
+          {
+            bodyLimit: config.bodyLimit,
+            reflection: config.grpcReflection,
+            ...(https === undefined ? {} : { tls: https }),
+          },
+        );
+  const restOn = config.serve !== 'grpc';
 
   let closing: Promise<void> | undefined;
   return {
@@ -204,17 +220,23 @@ export async function startRuntime(config: VprConfig, options: RuntimeOptions = 
     store,
     projection,
     http,
+    grpc,
     keySource,
     writes,
     async listen() {
-      const urls = [await http.listen({ host: config.host, port: config.httpPort })];
-      if (plain !== undefined)
+      const urls: string[] = [];
+      if (restOn) urls.push(await http.listen({ host: config.host, port: config.httpPort }));
+      if (restOn && plain !== undefined)
         urls.push(await plain.listen({ host: config.host, port: config.plainHttpPort }));
+      if (grpc !== undefined) {
+        const address = await grpc.listen(config.host, config.grpcPort);
+        urls.push(`${https === undefined ? 'grpc' : 'grpcs'}://${address}`);
+      }
       return urls;
     },
     close() {
       closing ??= (async () => {
-        await Promise.all([http.close(), plain?.close()]);
+        await Promise.all([http.close(), plain?.close(), grpc?.close()]);
         await projection.close();
         await cache.close();
         await store.close();

@@ -17,6 +17,10 @@ export interface VprConfig {
   readonly host: string;
   readonly httpPort: number;
   readonly grpcPort: number;
+  /** Which doors this process opens (VPR_SERVE): REST, gRPC, or both. */
+  readonly serve: ServeMode;
+  /** Answer gRPC server reflection (VPR_GRPC_REFLECTION); off by default. */
+  readonly grpcReflection: boolean;
   /** One key with every scope (VPR_API_KEY). */
   readonly apiKey?: string;
   /** Scoped keys (VPR_KEYS_FILE). */
@@ -44,6 +48,9 @@ export interface VprConfig {
   readonly idempotencyHours: number;
 }
 
+export const SERVE_MODES = ['all', 'rest', 'grpc'] as const;
+export type ServeMode = (typeof SERVE_MODES)[number];
+
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
 
@@ -53,6 +60,8 @@ export const SETTINGS = [
   'VPR_HOST',
   'VPR_HTTP_PORT',
   'VPR_GRPC_PORT',
+  'VPR_SERVE',
+  'VPR_GRPC_REFLECTION',
   'VPR_API_KEY',
   'VPR_KEYS_FILE',
   'DATABASE_URL',
@@ -172,6 +181,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): VprConfig {
   if (!LOG_LEVELS.includes(logLevel as LogLevel)) {
     throw new ConfigError(`VPR_LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}`);
   }
+  const serve = (read.text('VPR_SERVE') ?? 'all').toLowerCase();
+  if (!SERVE_MODES.includes(serve as ServeMode)) {
+    throw new ConfigError(`VPR_SERVE must be one of ${SERVE_MODES.join(', ')}`);
+  }
   const certFile = read.readableFile('VPR_TLS_CERT');
   const keyFile = read.readableFile('VPR_TLS_KEY');
   if ((certFile === undefined) !== (keyFile === undefined)) {
@@ -197,6 +210,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): VprConfig {
     host: read.text('VPR_HOST') ?? '127.0.0.1',
     httpPort: read.integer('VPR_HTTP_PORT', 3000, 0, 65535),
     grpcPort: read.integer('VPR_GRPC_PORT', 50051, 0, 65535),
+    serve: serve as ServeMode,
+    grpcReflection: read.flag('VPR_GRPC_REFLECTION'),
     ...optional('apiKey', apiKey),
     ...optional('keysFile', read.readableFile('VPR_KEYS_FILE')),
     ...optional('databaseUrl', read.url('DATABASE_URL', ['postgres:', 'postgresql:'])),

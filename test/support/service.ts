@@ -95,6 +95,7 @@ export async function startService(
     VPR_DATA_DIR: dataDir,
     VPR_KEYS_FILE: keysFile,
     VPR_HTTP_PORT: '0',
+    VPR_GRPC_PORT: '0',
     VPR_LOG_LEVEL: 'info',
     ...(backend === 'postgres+redis' ? { DATABASE_URL, REDIS_URL, VPR_REDIS_PREFIX: redisPrefix(t) } : {}),
     ...env,

@@ -9,7 +9,7 @@ import type { Principal } from '../../auth/api-keys.js';
 import type { ContributionService } from '../../services/contribution-service.js';
 import type { EntryService } from '../../services/entry-service.js';
 import type { LetterService, Upload } from '../../services/letter-service.js';
-import type { LetterSummary } from '../../projection/clinical-queries.js';
+import { contributionPage, contributionView, entryPage, letterPage } from '../views.js';
 import { etagOf, noneMatchHits, parseIfMatch } from './etag.js';
 import {
   AttachmentParams,
@@ -53,27 +53,6 @@ function actorOf(principal: Principal | undefined): Principal {
 
 const header = (value: string | string[] | undefined): string | undefined =>
   Array.isArray(value) ? value.join(', ') : value;
-
-function letterSummary(l: LetterSummary) {
-  return {
-    letter_id: l.letterId,
-    patient_id: l.patientId,
-    clinical_id: l.clinicalId,
-    title: l.title,
-    snippet: l.snippet,
-    status: l.status,
-    composer_name: l.composerName,
-    composer_role: l.composerRole,
-    care_location: l.careLocation,
-    start_time: l.startTime,
-    references: l.referencesLetter,
-    superseded_by: l.supersededBy,
-    has_body: l.hasBody,
-    attachment_count: l.attachmentCount,
-    created_at: l.createdAt,
-    updated_at: l.updatedAt,
-  };
-}
 
 /**
  * A multipart letter: the first part must be the field `letter` (the letter as JSON); every
@@ -159,7 +138,7 @@ export function registerClinicalRoutes(app: FastifyInstance, services: ClinicalS
     },
     async (request) => {
       const page = await letters.list(request.params.patient_id, request.query);
-      return { letters: page.items.map(letterSummary), next_cursor: page.nextCursor };
+      return letterPage(page);
     },
   );
 
@@ -311,7 +290,7 @@ export function registerClinicalRoutes(app: FastifyInstance, services: ClinicalS
         ...(limit === undefined ? {} : { limit }),
         ...(cursor === undefined ? {} : { cursor }),
       });
-      return { letters: page.items.map(letterSummary), next_cursor: page.nextCursor };
+      return letterPage(page);
     },
   );
 
@@ -355,22 +334,7 @@ export function registerClinicalRoutes(app: FastifyInstance, services: ClinicalS
       },
     },
     async (request) => {
-      const page = await entries.list(request.params.patient_id, request.query as never);
-      return {
-        entries: page.items.map((e) => ({
-          entry_id: e.entryId,
-          kind: e.kind,
-          recorded_at: e.recordedAt,
-          title: e.title,
-          summary: e.summary,
-          supersedes: e.supersedes,
-          superseded_by: e.supersededBy,
-          current: e.current,
-          data: e.data,
-          updated_at: e.updatedAt,
-        })),
-        next_cursor: page.nextCursor,
-      };
+      return entryPage(await entries.list(request.params.patient_id, request.query as never));
     },
   );
 
@@ -494,17 +458,7 @@ export function registerClinicalRoutes(app: FastifyInstance, services: ClinicalS
       },
     },
     async (request) => {
-      const page = await contributions.list(request.params.patient_id, request.query);
-      return {
-        contributions: page.items.map((d) => ({
-          path: d.path,
-          title: d.title,
-          snippet: d.snippet,
-          author_name: d.authorName,
-          created_at: d.createdAt,
-        })),
-        next_cursor: page.nextCursor,
-      };
+      return contributionPage(await contributions.list(request.params.patient_id, request.query));
     },
   );
 
@@ -533,17 +487,4 @@ export function registerClinicalRoutes(app: FastifyInstance, services: ClinicalS
         ),
       ),
   );
-}
-
-function contributionView(c: Awaited<ReturnType<ContributionService['get']>>) {
-  return {
-    id: c.id,
-    kind: c.kind,
-    path: c.path,
-    commit: c.commit,
-    recorded_at: c.recordedAt,
-    contributor: c.contributor,
-    ...(c.aboutLetter === undefined ? {} : { about_letter: c.aboutLetter }),
-    data: c.data,
-  };
 }

@@ -9,7 +9,7 @@ import type { Principal } from '../../auth/api-keys.js';
 import type { CareEventService } from '../../services/care-event-service.js';
 import type { CoordinationStatusService } from '../../services/coordination-record.js';
 import type { ThreadService } from '../../services/thread-service.js';
-import type { CareEventSummary, ThreadSummary } from '../../projection/coordination-queries.js';
+import { careEventPage, threadPage } from '../views.js';
 import { etagOf, noneMatchHits, parseIfMatch } from './etag.js';
 import {
   CareEvent,
@@ -53,44 +53,6 @@ function actorOf(principal: Principal | undefined): Principal {
 
 const header = (value: string | string[] | undefined): string | undefined =>
   Array.isArray(value) ? value.join(', ') : value;
-
-function threadSummary(t: ThreadSummary) {
-  return {
-    communication_id: t.communicationId,
-    patient_id: t.patientId,
-    coordination_id: t.coordinationId,
-    status: t.status,
-    sensitivity: t.sensitivity,
-    restricted: t.restricted,
-    allow_patient_participation: t.allowPatientParticipation,
-    message_count: t.messageCount,
-    last_message_at: t.lastMessageAt,
-    last_message_snippet: t.lastMessageSnippet,
-    last_author_name: t.lastAuthorName,
-    participants: t.participants.map((p) => ({
-      participant_id: p.participantId,
-      role: p.role,
-      display_name: p.displayName,
-    })),
-    created_at: t.createdAt,
-    last_updated_at: t.lastUpdatedAt,
-  };
-}
-
-function eventSummary(e: CareEventSummary) {
-  return {
-    event_id: e.eventId,
-    kind: e.eventKind,
-    patient_id: e.patientId,
-    status: e.status,
-    start: e.startAt,
-    end: e.endAt,
-    care_location: e.careLocation,
-    title: e.title,
-    snippet: e.snippet,
-    updated_at: e.updatedAt,
-  };
-}
 
 export function registerCoordinationRoutes(app: FastifyInstance, services: CoordinationServices): void {
   const { status, threads, events } = services;
@@ -180,7 +142,7 @@ export function registerCoordinationRoutes(app: FastifyInstance, services: Coord
     },
     async (request) => {
       const page = await threads.list(request.params.patient_id, request.query);
-      return { threads: page.items.map(threadSummary), next_cursor: page.nextCursor };
+      return threadPage(page);
     },
   );
 
@@ -199,7 +161,7 @@ export function registerCoordinationRoutes(app: FastifyInstance, services: Coord
     async (request) => {
       const { participant_id, ...query } = request.query;
       const page = await threads.forParticipant(participant_id, query);
-      return { threads: page.items.map(threadSummary), next_cursor: page.nextCursor };
+      return threadPage(page);
     },
   );
 
@@ -288,7 +250,7 @@ export function registerCoordinationRoutes(app: FastifyInstance, services: Coord
     },
     async (request) => {
       const page = await events.day(request.query);
-      return { events: page.items.map(eventSummary), next_cursor: page.nextCursor };
+      return careEventPage(page);
     },
   );
 
@@ -337,7 +299,7 @@ export function registerCoordinationRoutes(app: FastifyInstance, services: Coord
       },
       async (request) => {
         const page = await events.list(request.params.patient_id, collection, request.query);
-        return { events: page.items.map(eventSummary), next_cursor: page.nextCursor };
+        return careEventPage(page);
       },
     );
 

@@ -17,10 +17,10 @@ import Fastify, {
 } from 'fastify';
 import type { Logger } from 'pino';
 import type { TSchema } from 'typebox';
-import type { ApiKeys, Principal, Scope } from '../../auth/api-keys.js';
+import { presentedKey, type ApiKeys, type Principal, type Scope } from '../../auth/api-keys.js';
 import { VprError, isVprError, type ErrorCode } from '../../core/errors.js';
 import { ERROR_STATUSES } from '../error-statuses.js';
-import type { HttpMetrics, Tracing } from './observability.js';
+import { loggableError, type ServiceMetrics, type Tracing } from '../observability.js';
 import { registerPatientRoutes } from './patient-routes.js';
 import { registerSystemRoutes, type SystemDeps } from './system-routes.js';
 import type { PatientService } from '../../services/patient-service.js';
@@ -47,7 +47,7 @@ export interface HttpServerDeps extends SystemDeps {
   readonly clinical: ClinicalServices;
   readonly coordination: CoordinationServices;
   readonly keys: ApiKeys;
-  readonly metrics: HttpMetrics;
+  readonly metrics: ServiceMetrics;
   readonly tracing: Tracing;
   readonly logger: Logger;
 }
@@ -61,13 +61,9 @@ export interface HttpServerOptions {
 }
 
 /** The key a request presents: `x-api-key`, or `Authorization: Bearer <key>`. */
-function presentedKey(request: FastifyRequest): string | undefined {
+function keyOf(request: FastifyRequest): string | undefined {
   const header = request.headers['x-api-key'];
-  if (typeof header === 'string') return header.trim();
-  const authorization = request.headers.authorization;
-  if (authorization === undefined) return undefined;
-  const match = /^Bearer\s+(\S+)\s*$/i.exec(authorization);
-  return match?.[1];
+  return presentedKey(typeof header === 'string' ? header : undefined, request.headers.authorization);
 }
 
 /** The field a schema validation failure names, as a dotted path. */
@@ -121,19 +117,6 @@ function asVprError(error: unknown): VprError {
   return new VprError('INTERNAL', 'an unexpected failure; report it with the x-request-id', { cause: error });
 }
 
-/** What may be logged of an unexpected error: its kind and where, never its message (it may quote data). */
-function loggableError(error: unknown): Record<string, unknown> {
-  const e = error as { name?: unknown; code?: unknown; stack?: unknown; cause?: unknown };
-  const frames =
-    typeof e.stack === 'string' ? e.stack.split('\n').filter((l) => l.trimStart().startsWith('at ')) : [];
-  return {
-    type: typeof e.name === 'string' ? e.name : typeof error,
-    ...(typeof e.code === 'string' ? { code: e.code } : {}),
-    stack: frames.slice(0, 12).join('\n'),
-    ...(e.cause === undefined ? {} : { cause: loggableError(e.cause) }),
-  };
-}
-
 function sendError(reply: FastifyReply, error: VprError): FastifyReply {
   const status = ERROR_STATUSES[error.code].http;
   if (error.code === 'UNAUTHENTICATED') reply.header('www-authenticate', 'Bearer realm="vpr"');
@@ -174,7 +157,7 @@ export async function buildHttpServer(
     for (const [name, value] of Object.entries(deps.tracing.outgoing(span))) reply.header(name, value);
     const scope = request.routeOptions.config.scope;
     if (scope === undefined) return;
-    const principal = deps.keys.authenticate(presentedKey(request));
+    const principal = deps.keys.authenticate(keyOf(request));
     if (principal === undefined)
       throw new VprError('UNAUTHENTICATED', 'send a valid API key in x-api-key or Authorization: Bearer');
     request.principal = principal;

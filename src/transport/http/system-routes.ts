@@ -2,7 +2,7 @@
 // kill-switch (administrators only).
 import type { FastifyInstance } from 'fastify';
 import type { WriteSwitch } from '../../services/write-switch.js';
-import type { HttpMetrics } from './observability.js';
+import type { ServiceMetrics } from '../observability.js';
 import { ErrorBody, ReadOnlyChange, ReadOnlyState, Readiness } from './schemas.js';
 
 export interface ReadinessReport {
@@ -13,7 +13,7 @@ export interface ReadinessReport {
 export interface SystemDeps {
   readonly writes: WriteSwitch;
   readonly readiness: () => Promise<ReadinessReport>;
-  readonly metrics: HttpMetrics;
+  readonly metrics: ServiceMetrics;
 }
 
 const errors = { '4xx': ErrorBody, '5xx': ErrorBody };

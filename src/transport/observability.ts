@@ -1,13 +1,14 @@
-// What the service tells its operators, and never more: one structured log line per request
-// (request id, trace id, method, route template, status, duration, acting key — no URL, query,
-// header or body, so no patient data), Prometheus metrics labelled only by method, route
-// template and status, and W3C Trace Context taken from `traceparent` and handed on in the reply.
+// What the service tells its operators, through either door, and never more: one structured log
+// line per request (request id, trace id, method, route template or RPC name, status, duration,
+// acting key — no URL, query, header, metadata or body, so no patient data), Prometheus metrics
+// labelled only by method, route template or RPC name and status, and W3C Trace Context taken
+// from `traceparent` and handed on in the reply.
 import { ROOT_CONTEXT, SpanKind, trace, type Span } from '@opentelemetry/api';
 import { W3CTraceContextPropagator } from '@opentelemetry/core';
 import { BasicTracerProvider } from '@opentelemetry/sdk-trace-base';
 import { pino, type DestinationStream, type Logger } from 'pino';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import type { LogLevel } from '../../config/config.js';
+import type { LogLevel } from '../config/config.js';
 
 /** The logger every part of the service writes through. */
 export function createLogger(level: LogLevel, destination?: DestinationStream): Logger {
@@ -33,10 +34,14 @@ export interface MetricSources {
   readOnly(): boolean;
 }
 
-export class HttpMetrics {
+const DURATION_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5];
+
+export class ServiceMetrics {
   readonly registry = new Registry();
   readonly #requests: Counter<'method' | 'route' | 'status'>;
   readonly #duration: Histogram<'method' | 'route' | 'status'>;
+  readonly #calls: Counter<'method' | 'code'>;
+  readonly #callDuration: Histogram<'method' | 'code'>;
 
   constructor(sources: MetricSources) {
     collectDefaultMetrics({ register: this.registry, prefix: 'vpr_process_' });
@@ -50,7 +55,20 @@ export class HttpMetrics {
       name: 'vpr_http_request_duration_seconds',
       help: 'Time to answer HTTP requests, by method, route template and status.',
       labelNames: ['method', 'route', 'status'],
-      buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+      buckets: DURATION_BUCKETS,
+      registers: [this.registry],
+    });
+    this.#calls = new Counter({
+      name: 'vpr_grpc_calls_total',
+      help: 'gRPC calls answered, by RPC name and status code.',
+      labelNames: ['method', 'code'],
+      registers: [this.registry],
+    });
+    this.#callDuration = new Histogram({
+      name: 'vpr_grpc_call_duration_seconds',
+      help: 'Time to answer gRPC calls, by RPC name and status code.',
+      labelNames: ['method', 'code'],
+      buckets: DURATION_BUCKETS,
       registers: [this.registry],
     });
     new Counter({
@@ -98,6 +116,25 @@ export class HttpMetrics {
     this.#requests.inc(labels);
     this.#duration.observe(labels, seconds);
   }
+
+  observeCall(method: string, code: string, seconds: number): void {
+    const labels = { method, code };
+    this.#calls.inc(labels);
+    this.#callDuration.observe(labels, seconds);
+  }
+}
+
+/** What may be logged of an unexpected error: its kind and where, never its message (it may quote data). */
+export function loggableError(error: unknown): Record<string, unknown> {
+  const e = error as { name?: unknown; code?: unknown; stack?: unknown; cause?: unknown };
+  const frames =
+    typeof e.stack === 'string' ? e.stack.split('\n').filter((l) => l.trimStart().startsWith('at ')) : [];
+  return {
+    type: typeof e.name === 'string' ? e.name : typeof error,
+    ...(typeof e.code === 'string' ? { code: e.code } : {}),
+    stack: frames.slice(0, 12).join('\n'),
+    ...(e.cause === undefined ? {} : { cause: loggableError(e.cause) }),
+  };
 }
 
 type Headers = Record<string, string | string[] | undefined>;
