@@ -24,7 +24,9 @@ const lines = [
   `VPR is listening on ${urls.join(' and ')} (data: ${config.dataDir}; projection: ${runtime.projection.backend}).`,
 ];
 if (rest !== undefined) {
-  lines.push(`API docs: ${rest}/docs · OpenAPI: ${rest}/openapi.json · health: ${rest}/healthz, ${rest}/readyz`);
+  lines.push(
+    `API docs: ${rest}/docs · OpenAPI: ${rest}/openapi.json · health: ${rest}/healthz, ${rest}/readyz`,
+  );
 }
 if (grpc !== undefined) {
   lines.push(

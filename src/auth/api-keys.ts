@@ -72,7 +72,10 @@ export class ApiKeys {
  * The key a caller presents, from either door: the `x-api-key` header (or gRPC metadata), or
  * `authorization: Bearer <key>`.
  */
-export function presentedKey(xApiKey: string | undefined, authorization: string | undefined): string | undefined {
+export function presentedKey(
+  xApiKey: string | undefined,
+  authorization: string | undefined,
+): string | undefined {
   if (xApiKey !== undefined) return xApiKey.trim();
   if (authorization === undefined) return undefined;
   return /^Bearer\s+(\S+)\s*$/i.exec(authorization)?.[1];

@@ -38,7 +38,7 @@ export const ERROR_STATUSES: Readonly<Record<ErrorCode, ErrorStatus>> = {
   IDEMPOTENCY_IN_PROGRESS: { http: 409, grpc: 'ABORTED', exit: 6 },
   PAYLOAD_TOO_LARGE: { http: 413, grpc: 'RESOURCE_EXHAUSTED', exit: 3 },
   READ_ONLY: { http: 503, grpc: 'UNAVAILABLE', exit: 8 },
-  REPOSITORY_BUSY: { http: 503, grpc: 'UNAVAILABLE', exit: 6 },
+  REPOSITORY_BUSY: { http: 503, grpc: 'ABORTED', exit: 6 },
   CORRUPT_REPOSITORY: { http: 500, grpc: 'DATA_LOSS', exit: 1 },
   STORAGE_FAILURE: { http: 500, grpc: 'INTERNAL', exit: 1 },
   PROJECTION_UNAVAILABLE: { http: 503, grpc: 'UNAVAILABLE', exit: 8 },

@@ -60,6 +60,44 @@ export interface GrpcDoor {
   close(graceMs?: number): Promise<void>;
 }
 
+/** What a request that does not decode as its message becomes, so it is answered INVALID_ARGUMENT. */
+const MALFORMED = Symbol('malformed request');
+
+function assertWellFormed(message: unknown): void {
+  if (typeof message === 'object' && message !== null && MALFORMED in message) {
+    throw new VprError('INVALID_INPUT', 'the request message does not decode as this call’s message type', {
+      details: { field: 'request' },
+    });
+  }
+}
+
+/** The service with decoding that never throws: a malformed message decodes as MALFORMED. */
+function guarded(service: grpc.ServiceDefinition): grpc.ServiceDefinition {
+  return Object.fromEntries(
+    Object.entries(service).map(([name, method]) => [
+      name,
+      {
+        ...method,
+        requestDeserialize: (bytes: Buffer) => {
+          try {
+            return method.requestDeserialize(bytes);
+          } catch {
+            return { [MALFORMED]: true };
+          }
+        },
+      },
+    ]),
+  ) as grpc.ServiceDefinition;
+}
+
+/** The messages of a client stream, each checked to be well formed. */
+async function* checkedMessages(call: grpc.ServerReadableStream<unknown, unknown>): AsyncGenerator<never> {
+  for await (const message of call) {
+    assertWellFormed(message);
+    yield message as never;
+  }
+}
+
 type AnyCall = grpc.ServerUnaryCall<unknown, unknown> | grpc.ServerReadableStream<unknown, unknown>;
 
 const first = (metadata: grpc.Metadata, key: string): string | undefined => {
@@ -69,7 +107,7 @@ const first = (metadata: grpc.Metadata, key: string): string | undefined => {
 
 export function buildGrpcServer(deps: GrpcServerDeps, options: GrpcServerOptions): GrpcDoor {
   const definition = loadVprProto();
-  const service = (definition[SERVICE_NAME] ?? {}) as grpc.ServiceDefinition;
+  const service = guarded((definition[SERVICE_NAME] ?? {}) as grpc.ServiceDefinition);
   const rpcs = vprRpcs(deps);
   const server = new grpc.Server({
     'grpc.max_receive_message_length': options.bodyLimit,
@@ -176,6 +214,7 @@ export function buildGrpcServer(deps: GrpcServerDeps, options: GrpcServerOptions
             .then(() => {
               const principal = admit(call, rpc.scope);
               books.admitted(principal);
+              assertWellFormed(call.request);
               return rpc.handle(call.request as never, principal as Principal);
             })
             .then(
@@ -200,7 +239,7 @@ export function buildGrpcServer(deps: GrpcServerDeps, options: GrpcServerOptions
             .then(() => {
               const principal = admit(call, rpc.scope) as Principal;
               books.admitted(principal);
-              return rpc.handle(call[Symbol.asyncIterator]() as AsyncIterator<never>, principal);
+              return rpc.handle(checkedMessages(call), principal);
             })
             .then(
               (answer) => {
@@ -224,6 +263,7 @@ export function buildGrpcServer(deps: GrpcServerDeps, options: GrpcServerOptions
           (async () => {
             const principal = admit(call, rpc.scope) as Principal;
             books.admitted(principal);
+            assertWellFormed(call.request);
             const messages = await rpc.handle(call.request as never, principal);
             for await (const message of messages) {
               if (cancelled) break;

@@ -425,13 +425,10 @@ export function vprRpcs(deps: RpcDeps): Record<string, Rpc> {
     ),
     ParticipantThreads: unary<Paged & { participant_id?: string; status?: string }>(
       'patient:read',
-      async ({ participant_id, ...query }) =>
-        threadPage(
-          await threads.forParticipant(
-            body(participant_id, 'participant_id'),
-            checked(ParticipantThreadsQuery, query),
-          ),
-        ),
+      async (r) => {
+        const { participant_id, ...query } = checked(ParticipantThreadsQuery, r);
+        return threadPage(await threads.forParticipant(participant_id, query));
+      },
     ),
 
     // Appointments, encounters and referrals.
