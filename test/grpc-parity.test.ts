@@ -308,7 +308,7 @@ test('the same scenario through REST and through gRPC leaves the same repositori
   }
   assert.equal(
     rest.clinical!.messages.length,
-    8,
-    'letter ×2 + edit + sign-off, entry ×3, contribution (+ the first)',
+    9,
+    'the first commit, two letters, an edit, a sign-off, three entry commits and a contribution',
   );
 });
