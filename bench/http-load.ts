@@ -60,6 +60,8 @@ async function freePort(): Promise<number> {
 export interface ServerProcess {
   readonly child: ChildProcess;
   readonly base: string;
+  /** host:port of the gRPC door. */
+  readonly grpcAddress: string;
   readonly dataDir: string;
   /** SIGTERM, and wait for the process to end (the data directory stays; see `removeLater`). */
   stop(): Promise<void>;
@@ -69,11 +71,13 @@ export interface ServerProcess {
 export async function startServer(key: string, env: Record<string, string> = {}): Promise<ServerProcess> {
   const dataDir = await mkdtemp(join(tmpdir(), 'vpr-bench-'));
   const port = await freePort();
+  const grpcPort = await freePort();
   const child = spawn(process.execPath, [MAIN], {
     env: {
       PATH: process.env.PATH,
       VPR_DATA_DIR: dataDir,
       VPR_HTTP_PORT: String(port),
+      VPR_GRPC_PORT: String(grpcPort),
       VPR_API_KEY: key,
       ...env,
     },
@@ -87,7 +91,8 @@ export async function startServer(key: string, env: Record<string, string> = {})
   };
   for (let i = 0; ; i++) {
     try {
-      if ((await fetch(`${base}/readyz`)).ok) return { child, base, dataDir, stop };
+      if ((await fetch(`${base}/readyz`)).ok)
+        return { child, base, grpcAddress: `127.0.0.1:${grpcPort}`, dataDir, stop };
     } catch {
       // not listening yet
     }
@@ -121,12 +126,35 @@ export type Call = () => {
   onDone?: (r: Response) => void;
 };
 
-/** Open model: one request every 1000/rate ms for `seconds`, latency from when each was due. */
-export async function drivePaced(
+/** One operation of any door: resolves true when it succeeded. */
+export type Send = () => Promise<boolean>;
+
+function rowOf(
   backend: string,
   operation: string,
-  base: string,
-  call: Call,
+  offered: string,
+  times: number[],
+  seconds: number,
+  failures: number,
+): Row {
+  times.sort((a, b) => a - b);
+  return {
+    backend,
+    operation,
+    offered,
+    perSecond: times.length / seconds,
+    p50: percentile(times, 0.5),
+    p95: percentile(times, 0.95),
+    p99: percentile(times, 0.99),
+    failures,
+  };
+}
+
+/** Open model: one operation every 1000/rate ms for `seconds`, latency from when each was due. */
+export async function pace(
+  backend: string,
+  operation: string,
+  send: Send,
   rate: number,
   seconds: number,
 ): Promise<Row> {
@@ -139,18 +167,11 @@ export async function drivePaced(
     const due = started + (i * 1000) / rate;
     const wait = due - performance.now();
     if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
-    const request = call();
     pending.push(
-      fetch(`${base}${request.path}`, {
-        method: request.method,
-        headers: request.headers,
-        ...(request.body === undefined ? {} : { body: request.body }),
-      }).then(
-        async (response) => {
-          await response.arrayBuffer();
+      send().then(
+        (ok) => {
           times.push(performance.now() - due);
-          if (response.status >= 300) failures++;
-          request.onDone?.(response);
+          if (!ok) failures++;
         },
         () => {
           failures++;
@@ -159,17 +180,66 @@ export async function drivePaced(
     );
   }
   await Promise.all(pending);
-  times.sort((a, b) => a - b);
-  return {
+  return rowOf(backend, operation, `${rate}/s`, times, (performance.now() - started) / 1000, failures);
+}
+
+/** Closed model from this process: `concurrency` operations in flight, each followed at once by the next. */
+export async function closedLoop(
+  backend: string,
+  operation: string,
+  send: Send,
+  concurrency: number,
+  seconds: number,
+): Promise<Row> {
+  const times: number[] = [];
+  let failures = 0;
+  const started = performance.now();
+  const end = started + seconds * 1000;
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (performance.now() < end) {
+        const at = performance.now();
+        const ok = await send().catch(() => false);
+        times.push(performance.now() - at);
+        if (!ok) failures++;
+      }
+    }),
+  );
+  return rowOf(
     backend,
     operation,
-    offered: `${rate}/s`,
-    perSecond: times.length / ((performance.now() - started) / 1000),
-    p50: percentile(times, 0.5),
-    p95: percentile(times, 0.95),
-    p99: percentile(times, 0.99),
+    `${concurrency} in flight`,
+    times,
+    (performance.now() - started) / 1000,
     failures,
+  );
+}
+
+/** A Call sent with fetch: resolves true on a 2xx answer. */
+export function fetchSend(base: string, call: Call): Send {
+  return async () => {
+    const request = call();
+    const response = await fetch(`${base}${request.path}`, {
+      method: request.method,
+      headers: request.headers,
+      ...(request.body === undefined ? {} : { body: request.body }),
+    });
+    await response.arrayBuffer();
+    request.onDone?.(response);
+    return response.status < 300;
   };
+}
+
+/** Open model over HTTP (see `pace`). */
+export function drivePaced(
+  backend: string,
+  operation: string,
+  base: string,
+  call: Call,
+  rate: number,
+  seconds: number,
+): Promise<Row> {
+  return pace(backend, operation, fetchSend(base, call), rate, seconds);
 }
 
 type Requests = NonNullable<autocannon.Options['requests']>;
