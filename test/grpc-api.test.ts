@@ -656,3 +656,37 @@ test('VPR_SERVE=grpc opens the gRPC door alone', async (t) => {
   const created = await service.client(WRITER_KEY).call<Json>('CreatePatient', { patient: patientBody() });
   assert.match(created.response.patient.patient_id, /^[0-9a-f]{32}$/);
 });
+
+test('shutdown lets a call in flight finish, then takes no more', async (t) => {
+  const service = await startGrpcService(t);
+  const writer = service.client(WRITER_KEY);
+  const patient = (await writer.call<Json>('CreatePatient', { patient: patientBody() })).response.patient;
+  // An upload is open when shutdown begins; its last bytes arrive afterwards.
+  const definition = grpc.loadPackageDefinition(loadVprProto());
+  const Service = (definition.vpr as Json).v1.VPR as grpc.ServiceClientConstructor;
+  const raw = new Service(service.address, grpc.credentials.createInsecure());
+  t.after(() => raw.close());
+  const metadata = new grpc.Metadata();
+  metadata.set('x-api-key', CLINICIAN_KEY);
+  let stream!: grpc.ClientWritableStream<unknown>;
+  const answer = new Promise<Json>((resolve, reject) => {
+    stream = (raw as unknown as Json).UploadLetter(metadata, (e: Error | null, r: Json) =>
+      e ? reject(e) : resolve(r),
+    );
+  });
+  stream.write({ letter: { patient_id: patient.patient_id, letter: { title: 'Scan' } } });
+  stream.write({ attachment: { filename: 'scan.txt' } });
+  stream.write({ chunk: Buffer.from('first half of a synthetic scan\n') });
+  await new Promise((resolve) => setTimeout(resolve, 200));
+  const closed = service.runtime.close();
+  await new Promise((resolve) => setTimeout(resolve, 200));
+  stream.write({ chunk: Buffer.from('second half\n') });
+  stream.end();
+  const letter = await answer;
+  assert.equal(letter.attachments[0].size_bytes, 'first half of a synthetic scan\nsecond half\n'.length);
+  await closed;
+  await failsWith(
+    service.client(WRITER_KEY).call('GetPatient', { patient_id: patient.patient_id }),
+    'UNAVAILABLE',
+  );
+});

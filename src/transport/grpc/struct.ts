@@ -45,11 +45,6 @@ export function fromStruct(struct: WireStruct | undefined, field: string): Recor
   return objectOf(struct ?? {}, field, 1);
 }
 
-/** A Value as the JSON value it carries. */
-export function fromValue(value: WireValue | undefined, field: string): unknown {
-  return value === undefined ? null : plainOf(value, field, 1);
-}
-
 /** Any JSON value as a google.protobuf.Value for proto-loader to encode. */
 export function toValue(value: unknown): WireValue {
   if (value === null || value === undefined) return { nullValue: 'NULL_VALUE' };

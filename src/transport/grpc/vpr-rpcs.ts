@@ -40,7 +40,7 @@ import {
   letterPage,
   threadPage,
 } from '../views.js';
-import { fromStruct, fromValue, toStruct, toValue, type WireStruct } from './struct.js';
+import { fromStruct, toStruct, toValue, type WireStruct } from './struct.js';
 
 export interface RpcDeps {
   readonly patients: PatientService;
@@ -486,5 +486,3 @@ function collectionOf(value: string | undefined): (typeof COLLECTIONS)[number] {
   if (found === undefined) throw invalidInput('collection', `must be one of ${COLLECTIONS.join(', ')}`);
   return found;
 }
-
-export { fromValue };
