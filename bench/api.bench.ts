@@ -12,12 +12,10 @@ import {
   drivePaced,
   driveMax,
   printRow,
-  printTable,
-  removeDataDirs,
   removeLater,
   seedPatients,
   startServer,
-  withPostgresAndRedis,
+  onEachBackend,
   type Call,
   type Row,
 } from './http-load.js';
@@ -94,12 +92,7 @@ async function measure(backend: string, env: Record<string, string>): Promise<Ro
 console.log(
   `Node ${process.version} · ${SEED} seeded patients · ${SECONDS} s per run · ${new Date().toISOString()}`,
 );
-const rows = BACKENDS.includes('pglite') ? await measure('PGlite (embedded)', {}) : [];
-if (BACKENDS.includes('postgres')) {
-  rows.push(...(await withPostgresAndRedis((env) => measure('PostgreSQL + Redis', env))));
-}
-await removeDataDirs();
-printTable(rows);
+await onEachBackend(BACKENDS, measure);
 console.log(
   '\nTargets (issue 4): at 50 rps p95 GET ≤ 5 ms and POST/PUT ≤ 30 ms; sustained ≥ 3,000 GET/s and ≥ 150 PUT/s.',
 );

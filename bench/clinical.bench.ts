@@ -28,12 +28,10 @@ import {
   drivePaced,
   driveMax,
   printRow,
-  printTable,
-  removeDataDirs,
   removeLater,
   seedPatients,
   startServer,
-  withPostgresAndRedis,
+  onEachBackend,
   type Row,
 } from './http-load.js';
 import { percentile } from './measure.js';
@@ -315,13 +313,7 @@ async function queueAtScale(backend: string, databaseUrl?: string): Promise<Queu
 console.log(
   `Node ${process.version} · ${SECONDS} s per run · ${LETTERS} letters for the queue · ${new Date().toISOString()}`,
 );
-const rows: Row[] = [];
-if (BACKENDS.includes('pglite')) rows.push(...(await throughTheServer('PGlite (embedded)', {})));
-if (BACKENDS.includes('postgres')) {
-  rows.push(...(await withPostgresAndRedis((env) => throughTheServer('PostgreSQL + Redis', env))));
-}
-await removeDataDirs();
-printTable(rows);
+await onEachBackend(BACKENDS, throughTheServer);
 
 await ensureLetters();
 const queue: QueueRow[] = [];

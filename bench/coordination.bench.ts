@@ -12,12 +12,10 @@ import {
   drivePaced,
   driveMax,
   printRow,
-  printTable,
-  removeDataDirs,
   removeLater,
   seedPatients,
   startServer,
-  withPostgresAndRedis,
+  onEachBackend,
   type Row,
 } from './http-load.js';
 import { benchPatient, lettersOf } from './synthetic-names.js';
@@ -117,9 +115,4 @@ async function measure(backend: string, env: Record<string, string>): Promise<Ro
 }
 
 console.log(`Node ${process.version} · ${SECONDS} s per run · ${new Date().toISOString()}`);
-const rows: Row[] = [];
-if (BACKENDS.includes('pglite')) rows.push(...(await measure('PGlite (embedded)', {})));
-if (BACKENDS.includes('postgres'))
-  rows.push(...(await withPostgresAndRedis((env) => measure('PostgreSQL + Redis', env))));
-await removeDataDirs();
-printTable(rows);
+await onEachBackend(BACKENDS, measure);

@@ -15,12 +15,10 @@ import {
   fetchSend,
   pace,
   printRow,
-  printTable,
-  removeDataDirs,
   removeLater,
   seedPatients,
   startServer,
-  withPostgresAndRedis,
+  onEachBackend,
   type Row,
   type Send,
 } from './http-load.js';
@@ -123,12 +121,7 @@ async function measure(backend: string, env: Record<string, string>): Promise<Ro
 console.log(
   `Node ${process.version} · ${SEED} seeded patients · ${SECONDS} s per run · ${new Date().toISOString()}`,
 );
-const rows = BACKENDS.includes('pglite') ? await measure('PGlite (embedded)', {}) : [];
-if (BACKENDS.includes('postgres')) {
-  rows.push(...(await withPostgresAndRedis((env) => measure('PostgreSQL + Redis', env))));
-}
-await removeDataDirs();
-printTable(rows);
+await onEachBackend(BACKENDS, measure);
 console.log(
   '\nread = a patient by id (GET | GetPatient); write = replace demographics (PUT | UpdatePatient).',
 );

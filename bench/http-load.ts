@@ -334,6 +334,25 @@ export async function withPostgresAndRedis<T>(work: (env: Record<string, string>
   }
 }
 
+/**
+ * Runs `measure` on each backend named in `backends` (`pglite`: the embedded default;
+ * `postgres`: PostgreSQL + Redis, in a schema and prefix of its own), then removes the data
+ * directories and prints every row as one table.
+ */
+export async function onEachBackend(
+  backends: readonly string[],
+  measure: (backend: string, env: Record<string, string>) => Promise<Row[]>,
+): Promise<Row[]> {
+  const rows: Row[] = [];
+  if (backends.includes('pglite')) rows.push(...(await measure('PGlite (embedded)', {})));
+  if (backends.includes('postgres')) {
+    rows.push(...(await withPostgresAndRedis((env) => measure('PostgreSQL + Redis', env))));
+  }
+  await removeDataDirs();
+  printTable(rows);
+  return rows;
+}
+
 /** Creates `count` patients over HTTP, 8 at a time; returns each one's id and ETag. */
 export async function seedPatients(
   base: string,

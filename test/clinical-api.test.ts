@@ -12,8 +12,6 @@ import { test, type TestContext } from 'node:test';
 import { repositoryDir } from '../src/core/record/record-layout.js';
 import { reindex } from '../src/projection/reindex.js';
 import { assertCleanAndSound, git } from './support/git-check.js';
-import { projectionBackends } from './support/projection-backends.js';
-import { requireRedis } from './support/redis.js';
 import {
   CLINIC,
   CLINICIAN_EMAIL,
@@ -23,16 +21,12 @@ import {
   WRITER_KEY,
   auth,
   patientBody,
+  serviceBackends,
   startService,
-  type ServiceBackend,
   type TestService,
 } from './support/service.js';
 
-const { backends } = await projectionBackends();
-const withServices: ServiceBackend[] =
-  backends.some((b) => b.name === 'postgres') && (await requireRedis())
-    ? ['pglite', 'postgres+redis']
-    : ['pglite'];
+const withServices = await serviceBackends();
 
 /** A JSON answer as tests read it: any shape, checked by the assertions. */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- response bodies are checked field by field

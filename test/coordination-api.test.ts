@@ -11,8 +11,6 @@ import { repositoryDir } from '../src/core/record/record-layout.js';
 import { parseThread } from '../src/core/coordination/thread.js';
 import { reindex } from '../src/projection/reindex.js';
 import { assertCleanAndSound, git } from './support/git-check.js';
-import { projectionBackends } from './support/projection-backends.js';
-import { requireRedis } from './support/redis.js';
 import {
   CLINICIAN_KEY,
   PATIENT_KEY,
@@ -20,16 +18,12 @@ import {
   WRITER_KEY,
   auth,
   patientBody,
+  serviceBackends,
   startService,
-  type ServiceBackend,
   type TestService,
 } from './support/service.js';
 
-const { backends } = await projectionBackends();
-const withServices: ServiceBackend[] =
-  backends.some((b) => b.name === 'postgres') && (await requireRedis())
-    ? ['pglite', 'postgres+redis']
-    : ['pglite'];
+const withServices = await serviceBackends();
 
 const json = (key: string) => ({ ...auth(key), 'content-type': 'application/json' });
 

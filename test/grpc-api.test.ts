@@ -16,10 +16,10 @@ import { repositoryDir } from '../src/core/record/record-layout.js';
 import { ERROR_STATUSES } from '../src/transport/error-statuses.js';
 import { decodeStatusDetails, toServiceError } from '../src/transport/grpc/grpc-errors.js';
 import { SERVICE_NAME, loadVprProto } from '../src/transport/grpc/grpc-server.js';
+import { toStruct } from '../src/transport/grpc/struct.js';
+import { appointmentOn, threadParticipants as PARTICIPANTS } from './support/fixtures.js';
 import { assertCleanAndSound, git } from './support/git-check.js';
 import { failsWith, startGrpcService } from './support/grpc.js';
-import { projectionBackends } from './support/projection-backends.js';
-import { requireRedis } from './support/redis.js';
 import {
   ADMIN_KEY,
   CLINIC,
@@ -29,42 +29,20 @@ import {
   READER_KEY,
   WRITER_KEY,
   patientBody,
-  type ServiceBackend,
+  serviceBackends,
 } from './support/service.js';
 
-const { backends } = await projectionBackends();
-const withServices: ServiceBackend[] =
-  backends.some((b) => b.name === 'postgres') && (await requireRedis())
-    ? ['pglite', 'postgres+redis']
-    : ['pglite'];
+const withServices = await serviceBackends();
 
 /** An answer as tests read it: any shape, checked by the assertions. */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- answers are checked field by field
 type Json = Record<string, any>;
-
-/** A JSON object as a google.protobuf.Struct, written out by hand as a client would send it. */
-function struct(value: Record<string, unknown>): Json {
-  const of = (v: unknown): Json => {
-    if (v === null) return { nullValue: 'NULL_VALUE' };
-    if (typeof v === 'number') return { numberValue: v };
-    if (typeof v === 'string') return { stringValue: v };
-    if (typeof v === 'boolean') return { boolValue: v };
-    if (Array.isArray(v)) return { listValue: { values: v.map(of) } };
-    return { structValue: struct(v as Record<string, unknown>) };
-  };
-  return { fields: Object.fromEntries(Object.entries(value).map(([k, v]) => [k, of(v)])) };
-}
 
 /** A decoded google.protobuf.Value member of a Struct's field. */
 const field = (s: Json, name: string) => {
   const v = s.fields?.[name] as Json | undefined;
   return v?.numberValue ?? v?.stringValue ?? v?.boolValue;
 };
-
-const PARTICIPANTS = [
-  { participant_id: 'test-clinician', role: 'clinician', display_name: 'Dr Ada Synthetic' },
-  { participant_id: 'test-patient-app', role: 'patient', display_name: 'Testy Fixture' },
-];
 
 for (const backend of withServices) {
   test(`every RPC of vpr.v1.VPR over a socket (${backend})`, async (t) => {
@@ -205,7 +183,7 @@ for (const backend of withServices) {
     const reading = await rpc(clinician, 'AddEntry', {
       patient_id: P,
       kind: 'blood_pressure',
-      data: struct({ recorded_at: '2026-11-30T09:00:00Z', systolic_mmhg: 128, diastolic_mmhg: 82 }),
+      data: toStruct({ recorded_at: '2026-11-30T09:00:00Z', systolic_mmhg: 128, diastolic_mmhg: 82 }),
     });
     assert.equal(field(reading.data, 'systolic_mmhg'), 128);
     const entry = await rpc(reader, 'GetEntry', {
@@ -219,14 +197,14 @@ for (const backend of withServices) {
       kind: 'blood_pressure',
       entry_id: reading.entry_id,
       expected_version: reading.version,
-      data: struct({ recorded_at: '2026-11-30T09:00:00Z', systolic_mmhg: 126, diastolic_mmhg: 82 }),
+      data: toStruct({ recorded_at: '2026-11-30T09:00:00Z', systolic_mmhg: 126, diastolic_mmhg: 82 }),
     });
     assert.equal(field(corrected.data, 'systolic_mmhg'), 126);
     const newer = await rpc(clinician, 'SupersedeEntry', {
       patient_id: P,
       kind: 'blood_pressure',
       entry_id: reading.entry_id,
-      data: struct({ recorded_at: '2026-11-30T10:00:00Z', systolic_mmhg: 120, diastolic_mmhg: 80 }),
+      data: toStruct({ recorded_at: '2026-11-30T10:00:00Z', systolic_mmhg: 120, diastolic_mmhg: 80 }),
     });
     assert.equal(newer.supersedes, reading.entry_id);
     const current = await rpc(reader, 'ListEntries', {
@@ -244,13 +222,13 @@ for (const backend of withServices) {
     const symptom = await rpc(patientApp, 'AddContribution', {
       patient_id: P,
       kind: 'symptom',
-      data: struct({ symptom: 'Breathlessness on stairs', severity: 4 }),
+      data: toStruct({ symptom: 'Breathlessness on stairs', severity: 4 }),
     });
     assert.match(symptom.path, /^patient\/symptoms\//);
     const comment = await rpc(patientApp, 'AddContribution', {
       patient_id: P,
       kind: 'comment',
-      data: struct({ letter_id: draft.letter_id, text: 'I take the tablets in the evening.\n' }),
+      data: toStruct({ letter_id: draft.letter_id, text: 'I take the tablets in the evening.\n' }),
     });
     assert.equal(comment.about_letter, draft.letter_id);
     const readBack = await rpc(reader, 'GetContribution', {
@@ -321,16 +299,7 @@ for (const backend of withServices) {
     const appointment = await rpc(clinician, 'AddCareEvent', {
       patient_id: P,
       collection: 'appointments',
-      event: struct({
-        status: 'booked',
-        start: `${day}T09:00:00Z`,
-        end: `${day}T09:30:00Z`,
-        service_type: 'Diabetes review',
-        care_location: CLINIC,
-        participants: [
-          { actor_id: 'test-clinician', display_name: 'Dr Ada Synthetic', role: 'practitioner' },
-        ],
-      }),
+      event: toStruct(appointmentOn(day, CLINIC)),
     });
     assert.equal(appointment.status, 'booked');
     assert.equal(field(appointment.data, 'service_type'), 'Diabetes review');
@@ -345,16 +314,7 @@ for (const backend of withServices) {
       collection: 'appointments',
       event_id: appointment.event_id,
       expected_version: appointment.version,
-      event: struct({
-        status: 'arrived',
-        start: `${day}T09:00:00Z`,
-        end: `${day}T09:30:00Z`,
-        service_type: 'Diabetes review',
-        care_location: CLINIC,
-        participants: [
-          { actor_id: 'test-clinician', display_name: 'Dr Ada Synthetic', role: 'practitioner' },
-        ],
-      }),
+      event: toStruct(appointmentOn(day, CLINIC, 'arrived')),
     });
     assert.equal(arrived.status, 'arrived');
     const upcoming = await rpc(reader, 'ListCareEvents', {

@@ -6,6 +6,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { repositoryDir } from '../src/core/record/record-layout.js';
+import { toStruct } from '../src/transport/grpc/struct.js';
+import { appointmentOn, threadParticipants } from './support/fixtures.js';
 import { git } from './support/git-check.js';
 import { startGrpcService, type GrpcTestService } from './support/grpc.js';
 import { CLINIC, CLINICIAN_KEY, PATIENT_KEY, WRITER_KEY, auth, patientBody } from './support/service.js';
@@ -22,18 +24,6 @@ interface Door {
     letter: Json,
     file: { name: string; bytes: Buffer },
   ): Promise<Json>;
-}
-
-function structOf(value: Json): Json {
-  const of = (v: unknown): Json => {
-    if (v === null) return { nullValue: 'NULL_VALUE' };
-    if (typeof v === 'number') return { numberValue: v };
-    if (typeof v === 'string') return { stringValue: v };
-    if (typeof v === 'boolean') return { boolValue: v };
-    if (Array.isArray(v)) return { listValue: { values: v.map(of) } };
-    return { structValue: structOf(v as Json) };
-  };
-  return { fields: Object.fromEntries(Object.entries(value).map(([k, v]) => [k, of(v)])) };
 }
 
 /** REST: each operation as its route. */
@@ -132,7 +122,7 @@ function grpcDoor(service: GrpcTestService): Door {
       const [name, isStruct] = bodyField[operation] ?? ['', false];
       const request = {
         ...params,
-        ...(body === undefined ? {} : { [name]: isStruct ? structOf(body) : body }),
+        ...(body === undefined ? {} : { [name]: isStruct ? toStruct(body) : body }),
       };
       return (await service.client(key).call<Json>(operation, request)).response;
     },
@@ -143,11 +133,6 @@ function grpcDoor(service: GrpcTestService): Door {
     },
   };
 }
-
-const PARTICIPANTS = [
-  { participant_id: 'test-clinician', role: 'clinician', display_name: 'Dr Ada Synthetic' },
-  { participant_id: 'test-patient-app', role: 'patient', display_name: 'Testy Fixture' },
-];
 
 /** The scenario: every kind of write the record takes. Answers the patient's three record ids. */
 async function scenario(door: Door, day: string): Promise<Json> {
@@ -214,7 +199,7 @@ async function scenario(door: Door, day: string): Promise<Json> {
   await door.call(CLINICIAN_KEY, 'UpdateCoordinationStatus', P, { lifecycle_state: 'suspended' });
   await door.call(CLINICIAN_KEY, 'UpdateCoordinationStatus', P, { lifecycle_state: 'active' });
   const thread = await door.call(CLINICIAN_KEY, 'CreateThread', P, {
-    ledger: { participants: PARTICIPANTS },
+    ledger: { participants: threadParticipants },
     message: { body: 'Results are back.\n' },
   });
   const T = { ...P, communication_id: thread.communication_id };
@@ -224,14 +209,7 @@ async function scenario(door: Door, day: string): Promise<Json> {
     corrects: thread.messages[0].message_id,
   });
   await door.call(CLINICIAN_KEY, 'UpdateLedger', T, { status: 'closed' });
-  const booking = {
-    status: 'booked',
-    start: `${day}T09:00:00Z`,
-    end: `${day}T09:30:00Z`,
-    service_type: 'Diabetes review',
-    care_location: CLINIC,
-    participants: [{ actor_id: 'test-clinician', display_name: 'Dr Ada Synthetic', role: 'practitioner' }],
-  };
+  const booking = appointmentOn(day, CLINIC);
   const appointment = await door.call(
     CLINICIAN_KEY,
     'AddCareEvent',

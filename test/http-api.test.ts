@@ -7,8 +7,6 @@ import { execFile } from 'node:child_process';
 import { test } from 'node:test';
 import { promisify } from 'node:util';
 import { repositoryDir } from '../src/core/record/record-layout.js';
-import { projectionBackends } from './support/projection-backends.js';
-import { requireRedis } from './support/redis.js';
 import {
   ADMIN_KEY,
   OTHER_WRITER_KEY,
@@ -16,17 +14,13 @@ import {
   WRITER_KEY,
   auth,
   patientBody,
+  serviceBackends,
   startService,
-  type ServiceBackend,
   type TestService,
 } from './support/service.js';
 
 const run = promisify(execFile);
-const { backends } = await projectionBackends();
-const withServices: ServiceBackend[] =
-  backends.some((b) => b.name === 'postgres') && (await requireRedis())
-    ? ['pglite', 'postgres+redis']
-    : ['pglite'];
+const withServices = await serviceBackends();
 
 const json = (key: string) => ({ ...auth(key), 'content-type': 'application/json' });
 

@@ -44,3 +44,21 @@ export function patientYaml(
     ...extra,
   });
 }
+
+/** The two participants of a test thread: the clinician and the patient's own app (test keys). */
+export const threadParticipants = [
+  { participant_id: 'test-clinician', role: 'clinician', display_name: 'Dr Ada Synthetic' },
+  { participant_id: 'test-patient-app', role: 'patient', display_name: 'Testy Fixture' },
+];
+
+/** An appointment body (the care-event input) on `day`, 09:00 to 09:30 UTC, at `location`. */
+export function appointmentOn(day: string, location: string, status = 'booked') {
+  return {
+    status,
+    start: `${day}T09:00:00Z`,
+    end: `${day}T09:30:00Z`,
+    service_type: 'Diabetes review',
+    care_location: location,
+    participants: [{ actor_id: 'test-clinician', display_name: 'Dr Ada Synthetic', role: 'practitioner' }],
+  };
+}

@@ -10,8 +10,8 @@ import { hashApiKey } from '../../src/auth/api-keys.js';
 import { loadConfig } from '../../src/config/config.js';
 import { startRuntime, type Runtime } from '../../src/runtime.js';
 import { demographics } from './fixtures.js';
-import { DATABASE_URL } from './projection-backends.js';
-import { REDIS_URL, redisPrefix } from './redis.js';
+import { DATABASE_URL, projectionBackends } from './projection-backends.js';
+import { REDIS_URL, redisPrefix, requireRedis } from './redis.js';
 import { tempDir } from './temp-dir.js';
 
 export const ADMIN_KEY = 'test-admin-key-0123456789abcdef';
@@ -26,6 +26,14 @@ export const CLINICIAN_EMAIL = 'dr.synthetic@example.invalid';
 export const CLINIC = 'Synthetic Outpatient Clinic';
 
 export type ServiceBackend = 'pglite' | 'postgres+redis';
+
+/** The backends service tests run on: PGlite, and PostgreSQL + Redis when the machine has them. */
+export async function serviceBackends(): Promise<ServiceBackend[]> {
+  const { backends } = await projectionBackends();
+  return backends.some((b) => b.name === 'postgres') && (await requireRedis())
+    ? ['pglite', 'postgres+redis']
+    : ['pglite'];
+}
 
 export interface TestService {
   readonly runtime: Runtime;

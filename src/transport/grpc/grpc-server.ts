@@ -205,54 +205,47 @@ export function buildGrpcServer(deps: GrpcServerDeps, options: GrpcServerOptions
     return metadata;
   };
 
+  /** A call with one answer (unary or client streaming): admitted, run, answered, booked. */
+  function answerOnce(
+    name: string,
+    call: AnyCall,
+    callback: grpc.sendUnaryData<unknown>,
+    scope: Scope | undefined,
+    run: (principal: Principal | undefined) => Promise<unknown>,
+  ): void {
+    const books = track(name, call);
+    Promise.resolve()
+      .then(() => {
+        const principal = admit(call, scope);
+        books.admitted(principal);
+        return run(principal);
+      })
+      .then(
+        (answer) => {
+          books.finish(grpc.status.OK);
+          callback(null, answer, trailer(books.requestId));
+        },
+        (error: unknown) => {
+          const failure = books.failure(error);
+          books.finish(failure.code ?? grpc.status.UNKNOWN);
+          callback(failure);
+        },
+      );
+  }
+
   function implement(name: string, rpc: Rpc): grpc.UntypedHandleCall {
     switch (rpc.kind) {
       case 'unary':
-        return ((call: grpc.ServerUnaryCall<unknown, unknown>, callback: grpc.sendUnaryData<unknown>) => {
-          const books = track(name, call);
-          Promise.resolve()
-            .then(() => {
-              const principal = admit(call, rpc.scope);
-              books.admitted(principal);
-              assertWellFormed(call.request);
-              return rpc.handle(call.request as never, principal as Principal);
-            })
-            .then(
-              (answer) => {
-                books.finish(grpc.status.OK);
-                callback(null, answer, trailer(books.requestId));
-              },
-              (error: unknown) => {
-                const failure = books.failure(error);
-                books.finish(failure.code ?? grpc.status.UNKNOWN);
-                callback(failure);
-              },
-            );
-        }) as grpc.handleUnaryCall<unknown, unknown>;
+        return ((call: grpc.ServerUnaryCall<unknown, unknown>, callback: grpc.sendUnaryData<unknown>) =>
+          answerOnce(name, call, callback, rpc.scope, (principal) => {
+            assertWellFormed(call.request);
+            return rpc.handle(call.request as never, principal as Principal);
+          })) as grpc.handleUnaryCall<unknown, unknown>;
       case 'upload':
-        return ((
-          call: grpc.ServerReadableStream<unknown, unknown>,
-          callback: grpc.sendUnaryData<unknown>,
-        ) => {
-          const books = track(name, call);
-          Promise.resolve()
-            .then(() => {
-              const principal = admit(call, rpc.scope) as Principal;
-              books.admitted(principal);
-              return rpc.handle(checkedMessages(call), principal);
-            })
-            .then(
-              (answer) => {
-                books.finish(grpc.status.OK);
-                callback(null, answer, trailer(books.requestId));
-              },
-              (error: unknown) => {
-                const failure = books.failure(error);
-                books.finish(failure.code ?? grpc.status.UNKNOWN);
-                callback(failure);
-              },
-            );
-        }) as grpc.handleClientStreamingCall<unknown, unknown>;
+        return ((call: grpc.ServerReadableStream<unknown, unknown>, callback: grpc.sendUnaryData<unknown>) =>
+          answerOnce(name, call, callback, rpc.scope, (principal) =>
+            rpc.handle(checkedMessages(call), principal as Principal),
+          )) as grpc.handleClientStreamingCall<unknown, unknown>;
       case 'download':
         return ((call: grpc.ServerWritableStream<unknown, unknown>) => {
           const books = track(name, call);

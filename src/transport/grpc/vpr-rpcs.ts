@@ -123,6 +123,13 @@ interface History {
   after?: string;
   diff?: boolean;
 }
+/** The commit a read names (REST's `?version=`), checked as REST checks it. */
+const versionOf = (r: Versioned) => checked(VersionQuery, { version: r.version }).version;
+
+/** An entry's patient, kind and id, checked as REST checks its path. */
+const entryRef = (r: PatientRef & { kind?: string; entry_id?: string }) =>
+  checked(EntryParams, { patient_id: r.patient_id ?? '', kind: r.kind ?? '', entry_id: r.entry_id ?? '' });
+
 interface UploadMessage {
   letter?: { patient_id?: string; letter?: unknown };
   attachment?: { filename?: string };
@@ -248,7 +255,7 @@ export function vprRpcs(deps: RpcDeps): Record<string, Rpc> {
       },
     } as UploadRpc,
     GetLetter: unary<LetterRef & Versioned>('patient:read', async (r) =>
-      letters.get(r.patient_id, r.letter_id, checked(VersionQuery, { version: r.version }).version),
+      letters.get(r.patient_id, r.letter_id, versionOf(r)),
     ),
     UpdateLetter: unary<LetterRef & Expected & { letter?: unknown }>('patient:write', async (r, actor) =>
       letters.edit(actor, r.patient_id, r.letter_id, r.expected_version, body(r.letter, 'letter')),
@@ -271,7 +278,7 @@ export function vprRpcs(deps: RpcDeps): Record<string, Rpc> {
           letter_id: r.letter_id ?? '',
           hash: r.hash ?? '',
         });
-        const version = checked(VersionQuery, { version: r.version }).version;
+        const version = versionOf(r);
         const { file, stream } = await letters.attachment(
           params.patient_id,
           params.letter_id,
@@ -304,23 +311,15 @@ export function vprRpcs(deps: RpcDeps): Record<string, Rpc> {
     GetEntry: unary<PatientRef & Versioned & { kind?: string; entry_id?: string }>(
       'patient:read',
       async (r) => {
-        const p = checked(EntryParams, {
-          patient_id: r.patient_id ?? '',
-          kind: r.kind ?? '',
-          entry_id: r.entry_id ?? '',
-        });
-        const version = checked(VersionQuery, { version: r.version }).version;
+        const p = entryRef(r);
+        const version = versionOf(r);
         return withData(await entries.get(p.patient_id, p.kind, p.entry_id, version));
       },
     ),
     UpdateEntry: unary<PatientRef & Expected & { kind?: string; entry_id?: string; data?: WireStruct }>(
       'patient:write',
       async (r, actor) => {
-        const p = checked(EntryParams, {
-          patient_id: r.patient_id ?? '',
-          kind: r.kind ?? '',
-          entry_id: r.entry_id ?? '',
-        });
+        const p = entryRef(r);
         return withData(
           await entries.update(
             actor,
@@ -336,11 +335,7 @@ export function vprRpcs(deps: RpcDeps): Record<string, Rpc> {
     SupersedeEntry: unary<PatientRef & { kind?: string; entry_id?: string; data?: WireStruct }>(
       'patient:write',
       async (r, actor) => {
-        const p = checked(EntryParams, {
-          patient_id: r.patient_id ?? '',
-          kind: r.kind ?? '',
-          entry_id: r.entry_id ?? '',
-        });
+        const p = entryRef(r);
         return withData(
           await entries.supersede(actor, p.patient_id, p.kind, p.entry_id, fromStruct(r.data, 'data')),
         );
@@ -371,7 +366,7 @@ export function vprRpcs(deps: RpcDeps): Record<string, Rpc> {
           kind: r.kind ?? '',
           contribution_id: r.contribution_id ?? '',
         });
-        const version = checked(VersionQuery, { version: r.version }).version;
+        const version = versionOf(r);
         const view = contributionView(
           await contributions.get(p.patient_id, p.kind, p.contribution_id, version),
         );
@@ -416,7 +411,7 @@ export function vprRpcs(deps: RpcDeps): Record<string, Rpc> {
         ),
     ),
     GetThread: unary<PatientRef & Versioned & { communication_id?: string }>('patient:read', async (r) =>
-      threads.get(r.patient_id, r.communication_id, checked(VersionQuery, { version: r.version }).version),
+      threads.get(r.patient_id, r.communication_id, versionOf(r)),
     ),
     ListThreads: unary<PatientRef & Paged & { status?: string }>(
       'patient:read',
@@ -442,14 +437,7 @@ export function vprRpcs(deps: RpcDeps): Record<string, Rpc> {
     GetCareEvent: unary<PatientRef & Versioned & { collection?: string; event_id?: string }>(
       'patient:read',
       async (r) =>
-        withData(
-          await events.get(
-            r.patient_id,
-            collectionOf(r.collection),
-            r.event_id,
-            checked(VersionQuery, { version: r.version }).version,
-          ),
-        ),
+        withData(await events.get(r.patient_id, collectionOf(r.collection), r.event_id, versionOf(r))),
     ),
     UpdateCareEvent: unary<
       PatientRef & Expected & { collection?: string; event_id?: string; event?: WireStruct }
