@@ -9,7 +9,9 @@ import { request as httpsRequest } from 'node:https';
 import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
 import { promisify } from 'node:util';
+import * as grpc from '@grpc/grpc-js';
 import { ConfigError, loadConfig } from '../src/config/config.js';
+import { VprGrpcClient } from '../src/transport/grpc/grpc-client.js';
 import { patientBody } from './support/service.js';
 import { tempDir } from './support/temp-dir.js';
 
@@ -25,7 +27,7 @@ interface Started {
 /** Starts the server on a free port and waits until it says where it listens. */
 async function startServer(t: TestContext, env: Record<string, string>): Promise<Started> {
   const child = spawn(process.execPath, [MAIN], {
-    env: { PATH: process.env.PATH, VPR_HTTP_PORT: '0', VPR_LOG_LEVEL: 'warn', ...env },
+    env: { PATH: process.env.PATH, VPR_HTTP_PORT: '0', VPR_GRPC_PORT: '0', VPR_LOG_LEVEL: 'warn', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   t.after(() => {
@@ -192,6 +194,15 @@ test('with a certificate: HTTPS only, plain HTTP refused unless allowed (then on
     () => 'refused',
   );
   assert.notEqual(plainOnTlsPort, 200, 'plain HTTP is not served');
+  // The gRPC door speaks TLS with the same certificate, and only TLS.
+  const grpcsAddress = /grpcs:\/\/(\S+?)[ )]/.exec(tls.output())?.[1];
+  assert.ok(grpcsAddress, tls.output());
+  const secure = new VprGrpcClient(grpcsAddress, { credentials: grpc.credentials.createSsl(ca) });
+  assert.equal((await secure.call('Health', {})).response.status, 'ok');
+  secure.close();
+  const insecure = new VprGrpcClient(grpcsAddress);
+  await assert.rejects(insecure.call('Health', {}, { deadline: new Date(Date.now() + 3000) }));
+  insecure.close();
   tls.child.kill('SIGTERM');
   await exited(tls.child);
 
