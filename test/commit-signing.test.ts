@@ -16,9 +16,17 @@ import {
   createProfessionalCertificate,
   type KeyAndCertificate,
 } from '../src/core/signing/certificates.js';
-import { parsePayload, signCommit, splitSignature } from '../src/core/signing/commit-signature.js';
+import { DEFAULT_REPOSITORY_OPTIONS, GitRepository } from '../src/core/git/repository.js';
+import { parseRepoPath } from '../src/core/git/repo-path.js';
+import {
+  parsePayload,
+  signatureHeader,
+  signCommit,
+  splitSignature,
+} from '../src/core/signing/commit-signature.js';
+import { verifyHistory } from '../src/core/signing/verify-history.js';
 import { verifyCommitBytes, type TrustAnchors } from '../src/core/signing/verify-commit.js';
-import { git } from './support/git-check.js';
+import { assertCleanAndSound, git } from './support/git-check.js';
 import { tempDir } from './support/temp-dir.js';
 
 const run = promisify(execFile);
@@ -265,4 +273,41 @@ test('a history of ten where commit 3 was forged: 1 and 2 verify, 3 to 10 do not
   await git(dir, ['update-ref', 'refs/heads/main', forged.at(-1)!]);
   await git(dir, ['fsck', '--strict', '--no-dangling']);
   assert.deepEqual(await verdicts(), ['valid', 'valid', ...Array(8).fill('invalid')]);
+});
+
+test('commits signed where they are made: the store signs, git agrees, the history verifies', async (t) => {
+  const dir = await tempDir(t);
+  const repository = await GitRepository.layOut(join(dir, 'repo'), DEFAULT_REPOSITORY_OPTIONS);
+  await repository.syncLayout();
+  t.after(() => repository.close());
+  const ca = await createCertificateAuthority('Synthetic Test CA');
+  const ada = await createProfessionalCertificate(ADA, { issuer: ca });
+  const identity = { name: ADA.name, email: 'dr.synthetic@example.invalid' };
+  const sign = (unsigned: Buffer) => signatureHeader(unsigned, ada.privateKeyPem, [ada.certificatePem]);
+  let parent: string | 'unborn' = 'unborn';
+  for (let i = 1; i <= 4; i++) {
+    const result = await repository.commit({
+      parent: parent as never,
+      changes: [{ path: parseRepoPath('note.md'), content: Buffer.from(`Note ${i}\n`) }],
+      identity,
+      message: `clinical:update: Note ${i}\n`,
+      ...(i === 3 ? {} : { sign }),
+    });
+    parent = result.id;
+  }
+  await assertCleanAndSound(repository.dir);
+  const history = await verifyHistory(repository, anchorsOf(ca));
+  assert.deepEqual(
+    history.commits.map((c) => c.verdict.status),
+    ['valid', 'unsigned', 'valid', 'valid'],
+    'newest first; commit 3 was made unsigned',
+  );
+  assert.deepEqual(history.counts, { valid: 3, unsigned: 1, invalid: 0 });
+  assert.equal(history.truncated, false);
+  const bounded = await verifyHistory(repository, anchorsOf(ca), 2);
+  assert.equal(bounded.commits.length, 2);
+  assert.equal(bounded.truncated, true);
+  // What the store wrote, read back by the stock git CLI, verifies too.
+  const head = (await git(repository.dir, ['rev-parse', 'HEAD'])).trim();
+  assert.equal(verifyCommitBytes(await commitBytes(repository.dir, head), anchorsOf(ca)).status, 'valid');
 });

@@ -71,6 +71,11 @@ export interface CommitRequest {
   readonly extraHeaders?: readonly CommitHeader[];
   /** Commit time in milliseconds; defaults to now. */
   readonly time?: number;
+  /**
+   * Signs the commit: given the commit's bytes as they would be unsigned, answers a header that
+   * is added last, over which it does not sign (src/core/signing: `vpr-signature`).
+   */
+  readonly sign?: (unsigned: Buffer) => CommitHeader;
 }
 
 export interface CommitResult {
@@ -233,17 +238,20 @@ export class GitRepository {
       const { root, objects, blobs } = await applyChanges(this.#objects, baseTree, request.changes);
       const time = request.time ?? Date.now();
       const signature: GitSignature = { ...request.identity, timestamp: time, timezoneOffset: 0 };
-      const commit = hashObject({
-        type: 'commit',
-        body: encodeCommit({
-          tree: root,
-          parents: head === undefined ? [] : [head],
-          author: signature,
-          committer: signature,
-          extraHeaders: request.extraHeaders ?? [],
-          message: request.message,
-        }),
-      });
+      const data = {
+        tree: root,
+        parents: head === undefined ? [] : [head],
+        author: signature,
+        committer: signature,
+        extraHeaders: request.extraHeaders ?? [],
+        message: request.message,
+      };
+      const unsigned = encodeCommit(data);
+      const body =
+        request.sign === undefined
+          ? unsigned
+          : encodeCommit({ ...data, extraHeaders: [...data.extraHeaders, request.sign(unsigned)] });
+      const commit = hashObject({ type: 'commit', body });
       await this.#land([...objects, commit], commit.id, head);
       let worktreeSynced = true;
       try {
@@ -293,6 +301,11 @@ export class GitRepository {
       .finally(() => {
         this.#maintenance = undefined;
       });
+  }
+
+  /** A commit object's bytes exactly as stored (what `git cat-file commit` prints). */
+  async readCommitBytes(id: ObjectId): Promise<Buffer> {
+    return (await this.#objects.read(id, 'commit')).body;
   }
 
   async readCommit(id: ObjectId): Promise<CommitRecord> {

@@ -96,6 +96,8 @@ export interface CommitChangeInput {
   readonly careLocation: unknown;
   readonly trailers?: readonly Trailer[];
   readonly extraHeaders?: readonly CommitHeader[];
+  /** Signs the commit where it is made (see CommitRequest.sign); the key stays with the caller. */
+  readonly sign?: (unsigned: Buffer) => CommitHeader;
 }
 
 function newRecordIds(): Record<RepositoryKind, RecordId> {
@@ -419,6 +421,7 @@ export class RecordStore {
         identity: identityOf(author),
         message,
         ...(input.extraHeaders === undefined ? {} : { extraHeaders: input.extraHeaders }),
+        ...(input.sign === undefined ? {} : { sign: input.sign }),
       });
     } catch (error) {
       if (error instanceof VprError) throw error;

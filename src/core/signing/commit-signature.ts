@@ -131,12 +131,8 @@ export function signBytes(bytes: Buffer, key: KeyObject): Buffer {
   return sign('sha256', bytes, { key, dsaEncoding: 'der' });
 }
 
-/** Signs an unsigned commit locally: the key never leaves the caller. */
-export function signCommit(
-  unsigned: Buffer,
-  keyPem: string,
-  certificatePems: readonly string[] = [],
-): Buffer {
+/** The payload of a signature by `keyPem` over `unsigned`, with the signer's certificate chain. */
+function payloadFor(unsigned: Buffer, keyPem: string, certificatePems: readonly string[]): SignaturePayload {
   const key = signingKeyOf(keyPem);
   const publicKey = createPublicKey(key).export({ format: 'der', type: 'spki' });
   const certificates = certificatePems.map((pem) => {
@@ -146,5 +142,23 @@ export function signCommit(
       throw invalidInput('certificate', 'is not a PEM X.509 certificate');
     }
   });
-  return withSignature(unsigned, { signature: signBytes(unsigned, key), publicKey, certificates });
+  return { signature: signBytes(unsigned, key), publicKey, certificates };
+}
+
+/** The `vpr-signature` header for `unsigned`, for a commit being made (CommitRequest.sign). */
+export function signatureHeader(
+  unsigned: Buffer,
+  keyPem: string,
+  certificatePems: readonly string[] = [],
+): { key: string; value: string } {
+  return { key: SIGNATURE_HEADER, value: renderPayload(payloadFor(unsigned, keyPem, certificatePems)) };
+}
+
+/** Signs an unsigned commit's bytes locally: the key never leaves the caller. */
+export function signCommit(
+  unsigned: Buffer,
+  keyPem: string,
+  certificatePems: readonly string[] = [],
+): Buffer {
+  return withSignature(unsigned, payloadFor(unsigned, keyPem, certificatePems));
 }
