@@ -1,23 +1,34 @@
 // The built `vpr` CLI run as a subprocess on a local data directory.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { writeFile } from 'node:fs/promises';
+import { X509Certificate } from 'node:crypto';
+import { readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { careLocation, clinician, demographics } from './support/fixtures.js';
-import { assertCleanAndSound } from './support/git-check.js';
+import { assertCleanAndSound, git } from './support/git-check.js';
+import { signCommit } from '../src/core/signing/commit-signature.js';
 import { tempDir } from './support/temp-dir.js';
 import { repositoryDir } from '../src/core/record/record-layout.js';
 import { parseRecordId } from '../src/core/ids/record-id.js';
 
 const CLI = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
 
-function vpr(dataDir: string, args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+function vpr(
+  dataDir: string,
+  args: string[],
+  env: Record<string, string> = {},
+): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    execFile(CLI, args, { env: { ...process.env, VPR_DATA_DIR: dataDir } }, (error, stdout, stderr) => {
-      resolve({ code: error === null ? 0 : Number(error.code), stdout, stderr });
-    });
+    execFile(
+      CLI,
+      args,
+      { env: { ...process.env, VPR_DATA_DIR: dataDir, ...env } },
+      (error, stdout, stderr) => {
+        resolve({ code: error === null ? 0 : Number(error.code), stdout, stderr });
+      },
+    );
   });
 }
 
@@ -79,4 +90,99 @@ test('vpr creates a record, shows its files and history, and reports errors with
     assert.equal(refused.code, 3, `--threads ${threads}`);
     assert.match(refused.stderr, /^vpr: INVALID_INPUT: --threads: must be a whole number from 0 to 64/);
   }
+});
+
+test('vpr cert makes a CA and a clinician certificate; vpr verify reports each commit', async (t) => {
+  const dataDir = await tempDir(t);
+  const ca = join(dataDir, 'test-ca');
+  const ada = join(dataDir, 'ada');
+  assert.equal(
+    (await vpr(dataDir, ['cert', 'ca', 'create', '--name', 'Synthetic Test CA', '--out', ca])).code,
+    0,
+  );
+  const made = await vpr(dataDir, [
+    'cert',
+    'create',
+    '--name',
+    'Dr Ada Synthetic',
+    '--authority',
+    'GMC',
+    '--number',
+    '7000001',
+    '--ca',
+    ca,
+    '--out',
+    ada,
+    '--json',
+  ]);
+  assert.equal(made.code, 0, made.stderr);
+  assert.deepEqual(JSON.parse(made.stdout), { key: `${ada}.key.pem`, certificate: `${ada}.cert.pem` });
+  assert.equal((await stat(`${ada}.key.pem`)).mode & 0o777, 0o600, 'the private key is private');
+  const again = await vpr(dataDir, [
+    'cert',
+    'create',
+    '--name',
+    'X',
+    '--authority',
+    'GMC',
+    '--number',
+    '1',
+    '--out',
+    ada,
+  ]);
+  assert.equal(again.code, 5, 'an existing key is never overwritten');
+  assert.match(again.stderr, /ALREADY_EXISTS/);
+  const certificate = new X509Certificate(await readFile(`${ada}.cert.pem`));
+  assert.match(certificate.subjectAltName ?? '', /URI:vpr:\/\/GMC\/7000001/);
+
+  const input = join(dataDir, 'input.json');
+  await writeFile(input, JSON.stringify({ demographics, author: clinician, careLocation }));
+  const record = JSON.parse(
+    (await vpr(dataDir, ['record', 'create', '--input', input, '--json'])).stdout,
+  ) as {
+    clinicalId: string;
+  };
+  const anchors = { VPR_TRUST_ANCHORS: `${ca}.cert.pem` };
+  const unsigned = await vpr(dataDir, ['verify', 'clinical', record.clinicalId, '--json'], anchors);
+  assert.equal(unsigned.code, 0, unsigned.stderr);
+  assert.deepEqual(
+    (JSON.parse(unsigned.stdout) as { verdict: { status: string } }[]).map((c) => c.verdict.status),
+    ['unsigned'],
+  );
+
+  // A signed commit on top (made with the library and git plumbing), then a forged copy of it.
+  const dir = repositoryDir(dataDir, 'clinical', parseRecordId(record.clinicalId));
+  const head = (await git(dir, ['rev-parse', 'HEAD'])).trim();
+  const base = (await git(dir, ['cat-file', 'commit', head])).replace(
+    /^(tree [0-9a-f]{40})$/m,
+    `$1\nparent ${head}`,
+  );
+  const signed = signCommit(Buffer.from(base), await readFile(`${ada}.key.pem`, 'utf8'), [
+    await readFile(`${ada}.cert.pem`, 'utf8'),
+  ]);
+  const hashObject = (bytes: Buffer) =>
+    new Promise<string>((resolve, reject) => {
+      const child = execFile('git', ['-C', dir, 'hash-object', '-t', 'commit', '-w', '--stdin'], (e, out) =>
+        e === null ? resolve(out.trim()) : reject(e),
+      );
+      child.stdin!.end(bytes);
+    });
+  const good = await hashObject(signed);
+  await git(dir, ['update-ref', 'refs/heads/main', good]);
+  const verified = await vpr(dataDir, ['verify', 'clinical', record.clinicalId], anchors);
+  assert.equal(verified.code, 0, verified.stderr);
+  assert.match(
+    verified.stdout,
+    new RegExp(`^${good}  signed, valid: .*CN=Dr Ada Synthetic.* vpr://GMC/7000001$`, 'm'),
+  );
+  const untrusted = await vpr(dataDir, ['verify', 'clinical', record.clinicalId, '--commit', good]);
+  assert.equal(untrusted.code, 1, 'without the CA as a trust anchor the chain is untrusted');
+  assert.match(untrusted.stdout, /INVALID \(untrusted-chain\)/);
+  const forged = await hashObject(
+    Buffer.from(signed.toString('utf8').replace('Created clinical record', 'Created something else')),
+  );
+  await git(dir, ['update-ref', 'refs/heads/main', forged]);
+  const caught = await vpr(dataDir, ['verify', 'clinical', record.clinicalId], anchors);
+  assert.equal(caught.code, 1);
+  assert.match(caught.stdout, new RegExp(`^${forged}  INVALID \\(bad-signature\\)`, 'm'));
 });

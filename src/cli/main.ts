@@ -1,20 +1,29 @@
 #!/usr/bin/env node
 // The `vpr` command line, as far as the core record store goes (issue 2): create a full record,
-// read a file, list history, diff two versions, recover and repack a repository. It works on the
+// read a file, list history, diff two versions, recover and repack a repository; and for signed
+// commits (issue 8), make signing keys and certificates and verify a repository's signatures. It works on the
 // local data directory (VPR_DATA_DIR). Issue 9 grows it into the full tool. No logic lives here:
 // each command parses its arguments, calls the record store and prints the result.
-import { readFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { VprError, invalidInput, isVprError } from '../core/errors.js';
 import { ERROR_STATUSES, USAGE_EXIT } from '../transport/error-statuses.js';
 import { parseCommitMessage } from '../core/commit/commit-message.js';
 import { REPOSITORY_KINDS, type RepositoryKind } from '../core/record/record-layout.js';
-import { RecordStore } from '../core/record/record-store.js';
+import { RecordStore, parseVersion } from '../core/record/record-store.js';
 import { loadConfig } from '../config/config.js';
 import { Projection } from '../projection/projection.js';
 import { countRepositories } from '../projection/reindex.js';
 import { MAX_REINDEX_THREADS } from '../projection/row-builder-pool.js';
 import cliProgress from 'cli-progress';
+import {
+  createCertificateAuthority,
+  createProfessionalCertificate,
+  type KeyAndCertificate,
+} from '../core/signing/certificates.js';
+import { NO_TRUST_ANCHORS, parseTrustAnchors } from '../core/signing/trust-anchors.js';
+import { verifyCommitBytes, type Verdict } from '../core/signing/verify-commit.js';
+import { verifyHistory } from '../core/signing/verify-history.js';
 
 /** A progress bar on a terminal, nothing when output goes to a file or --json was asked for. */
 function progressBar(total: number, json: boolean): cliProgress.SingleBar | undefined {
@@ -43,6 +52,14 @@ const USAGE = `usage: vpr <command> [options]   (data directory: VPR_DATA_DIR, d
                                            n threads read Git (default: one per core; 0: none)
   catch-up                                 project every repository whose HEAD the projection lacks
                                            (projection: DATABASE_URL, default PGlite in the data directory)
+  cert ca create --name <n> --out <prefix> [--days <n>]
+                                           a CA for a test deployment: <prefix>.key.pem (0600), <prefix>.cert.pem
+  cert create --name <n> --authority <GMC> --number <n> --out <prefix> [--ca <prefix>] [--days <n>]
+                                           a signing key and certificate for a professional registration,
+                                           signed by the CA at <prefix> or self-signed
+  verify <kind> <id> [--commit <sha>] [--limit <n>]
+                                           verify a commit's signature, or every commit of the repository,
+                                           against VPR_TRUST_ANCHORS; exit code 1 when any is invalid
 
   <kind> is one of: ${REPOSITORY_KINDS.join(', ')}. Add --json for machine-readable output.`;
 
@@ -64,6 +81,69 @@ function threadCount(value: string): number {
   return threads;
 }
 
+function limitOf(value: string): number {
+  const limit = Number(value);
+  if (!/^\d+$/.test(value) || limit < 1) throw invalidInput('--limit', 'must be a whole number from 1');
+  return limit;
+}
+
+/** A verdict for people: valid (by whom), unsigned, or invalid (why). */
+function describe(verdict: Verdict): string {
+  if (verdict.status === 'unsigned') return 'unsigned';
+  if (verdict.status === 'invalid') return `INVALID (${verdict.reason}): ${verdict.detail}`;
+  const { subject, registration, certified } = verdict.signer;
+  return certified
+    ? `signed, valid: ${subject} ${registration ?? ''}`.trim()
+    : 'signed, valid: an uncertified key';
+}
+
+/** `cert ca create` and `cert create`: keys and certificates written next to each other. */
+async function certificate(
+  rest: readonly string[],
+  values: Record<string, string | boolean | undefined>,
+  print: (human: string, json: unknown) => void,
+): Promise<void> {
+  const text = (name: string) => (typeof values[name] === 'string' ? (values[name] as string) : undefined);
+  const out = text('out');
+  if (out === undefined) usage('cert needs --out <prefix> (files <prefix>.key.pem and <prefix>.cert.pem)');
+  const days = text('days') === undefined ? {} : { days: limitOf(text('days')!) };
+  let made: KeyAndCertificate;
+  if (rest[0] === 'ca' && rest[1] === 'create') {
+    if (text('name') === undefined) usage('cert ca create needs --name');
+    made = await createCertificateAuthority(text('name')!, days);
+  } else if (rest[0] === 'create') {
+    const [name, authority, number] = [text('name'), text('authority'), text('number')];
+    if (name === undefined || authority === undefined || number === undefined) {
+      usage('cert create needs --name, --authority and --number');
+    }
+    const ca = text('ca');
+    const issuer =
+      ca === undefined
+        ? {}
+        : {
+            issuer: {
+              privateKeyPem: await readFile(`${ca}.key.pem`, 'utf8'),
+              certificatePem: await readFile(`${ca}.cert.pem`, 'utf8'),
+            },
+          };
+    made = await createProfessionalCertificate({ name, authority, number }, { ...days, ...issuer });
+  } else {
+    usage('cert commands are: cert ca create, cert create');
+  }
+  // The private key is written only if no file is there: an existing key is never overwritten.
+  try {
+    await writeFile(`${out}.key.pem`, made.privateKeyPem, { mode: 0o600, flag: 'wx' });
+    await writeFile(`${out}.cert.pem`, made.certificatePem, { flag: 'wx' });
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+    throw new VprError('ALREADY_EXISTS', `${out}.key.pem or ${out}.cert.pem exists already; choose another --out`);
+  }
+  print(`wrote ${out}.key.pem (keep it secret) and ${out}.cert.pem`, {
+    key: `${out}.key.pem`,
+    certificate: `${out}.cert.pem`,
+  });
+}
+
 async function run(argv: readonly string[]): Promise<void> {
   const { values, positionals } = parseArgs({
     args: [...argv],
@@ -75,6 +155,13 @@ async function run(argv: readonly string[]): Promise<void> {
       limit: { type: 'string' },
       after: { type: 'string' },
       threads: { type: 'string' },
+      name: { type: 'string' },
+      authority: { type: 'string' },
+      number: { type: 'string' },
+      out: { type: 'string' },
+      ca: { type: 'string' },
+      days: { type: 'string' },
+      commit: { type: 'string' },
       json: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
@@ -84,11 +171,15 @@ async function run(argv: readonly string[]): Promise<void> {
     console.log(USAGE);
     return;
   }
+  const print = (human: string, json: unknown) =>
+    console.log(values.json ? JSON.stringify(json, null, 2) : human);
+  if (command === 'cert') {
+    await certificate(rest, values, print);
+    return;
+  }
   const config = loadConfig();
   const store = new RecordStore({ dataDir: config.dataDir });
   await store.open();
-  const print = (human: string, json: unknown) =>
-    console.log(values.json ? JSON.stringify(json, null, 2) : human);
   try {
     switch (command) {
       case 'record': {
@@ -196,6 +287,36 @@ async function run(argv: readonly string[]): Promise<void> {
         } finally {
           await projection.close();
         }
+        return;
+      }
+      case 'verify': {
+        const [kind, id] = rest;
+        if (id === undefined) usage('verify needs <kind> <id>');
+        const anchors =
+          config.trustAnchorsFile === undefined
+            ? NO_TRUST_ANCHORS
+            : parseTrustAnchors(await readFile(config.trustAnchorsFile, 'utf8'), 'VPR_TRUST_ANCHORS');
+        const repository = await store.repository(kindOf(kind), id);
+        const commits =
+          values.commit === undefined
+            ? (
+                await verifyHistory(
+                  repository,
+                  anchors,
+                  values.limit === undefined ? undefined : limitOf(values.limit),
+                )
+              ).commits
+            : [
+                {
+                  commit: parseVersion(values.commit, '--commit'),
+                  verdict: verifyCommitBytes(
+                    await repository.readCommitBytes(parseVersion(values.commit, '--commit')),
+                    anchors,
+                  ),
+                },
+              ];
+        print(commits.map(({ commit, verdict }) => `${commit}  ${describe(verdict)}`).join('\n'), commits);
+        if (commits.some((c) => c.verdict.status === 'invalid')) process.exitCode = 1;
         return;
       }
       default:

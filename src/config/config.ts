@@ -46,6 +46,8 @@ export interface VprConfig {
   readonly careLocation: string;
   /** How long an Idempotency-Key is remembered. */
   readonly idempotencyHours: number;
+  /** A PEM file of the CA certificates trusted for commit signatures (VPR_TRUST_ANCHORS). */
+  readonly trustAnchorsFile?: string;
 }
 
 export const SERVE_MODES = ['all', 'rest', 'grpc'] as const;
@@ -77,6 +79,7 @@ export const SETTINGS = [
   'VPR_READ_ONLY',
   'VPR_CARE_LOCATION',
   'VPR_IDEMPOTENCY_HOURS',
+  'VPR_TRUST_ANCHORS',
   'VPR_CONFIG_FILE',
 ] as const;
 type Setting = (typeof SETTINGS)[number];
@@ -226,5 +229,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): VprConfig {
     readOnly: read.flag('VPR_READ_ONLY'),
     careLocation,
     idempotencyHours: read.integer('VPR_IDEMPOTENCY_HOURS', 24, 1, 24 * 30),
+    ...optional('trustAnchorsFile', read.readableFile('VPR_TRUST_ANCHORS')),
   };
 }

@@ -111,7 +111,7 @@ export function verifyCommitBytes(commit: Buffer, anchors: TrustAnchors): Verdic
   return {
     status: 'valid',
     signer: {
-      subject: leaf.subject,
+      subject: leaf.subject.split('\n').join(', '),
       ...(registration === undefined ? {} : { registration }),
       keyFingerprint,
       certified: true,
