@@ -26,6 +26,9 @@ import { RecordLinks } from './services/record-links.js';
 import { CoordinationRecord, CoordinationStatusService } from './services/coordination-record.js';
 import { ThreadService } from './services/thread-service.js';
 import { CareEventService } from './services/care-event-service.js';
+import { SignatureService } from './services/signature-service.js';
+import { NO_TRUST_ANCHORS, parseTrustAnchors } from './core/signing/trust-anchors.js';
+import { ConfigError } from './config/config.js';
 import { ServiceMetrics, Tracing, createLogger } from './transport/observability.js';
 import type { ReadinessReport } from './transport/http/system-routes.js';
 
@@ -179,8 +182,20 @@ export async function startRuntime(config: VprConfig, options: RuntimeOptions = 
     threads: new ThreadService(coordinationRecord),
     events: new CareEventService(coordinationRecord),
   };
+  let anchors = NO_TRUST_ANCHORS;
+  if (config.trustAnchorsFile !== undefined) {
+    try {
+      anchors = parseTrustAnchors(readFileSync(config.trustAnchorsFile, 'utf8'), 'VPR_TRUST_ANCHORS');
+    } catch (error) {
+      throw new ConfigError(
+        `VPR_TRUST_ANCHORS: ${(error as Error).message.replace(/^VPR_TRUST_ANCHORS: /, '')}`,
+      );
+    }
+  }
+  const signatures = new SignatureService({ store, links, anchors });
   const deps = {
     patients,
+    signatures,
     clinical,
     coordination,
     keys,

@@ -107,6 +107,9 @@ for (const backend of withServices) {
       ['update', 'create'],
     );
     assert.match(history.versions[0].diff, /preferred_language|language/);
+    const signatures = await rpc(reader, 'VerifyPatientSignatures', { patient_id: P });
+    assert.equal(signatures.intact, true);
+    assert.equal(signatures.repositories[0].unsigned, 2, 'created and updated, neither signed');
     assert.deepEqual(await rpc(writer, 'DeletePatient', { patient_id: P }), {});
     await failsWith(reader.call('GetPatient', { patient_id: P }), 'NOT_FOUND', 'RECORD_DELETED');
     assert.equal((await rpc(writer, 'RestorePatient', { patient_id: P })).is_deleted ?? false, false);

@@ -136,7 +136,10 @@ async function certificate(
     await writeFile(`${out}.cert.pem`, made.certificatePem, { flag: 'wx' });
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
-    throw new VprError('ALREADY_EXISTS', `${out}.key.pem or ${out}.cert.pem exists already; choose another --out`);
+    throw new VprError(
+      'ALREADY_EXISTS',
+      `${out}.key.pem or ${out}.cert.pem exists already; choose another --out`,
+    );
   }
   print(`wrote ${out}.key.pem (keep it secret) and ${out}.cert.pem`, {
     key: `${out}.key.pem`,

@@ -9,6 +9,7 @@ import type { Principal, Scope } from '../../auth/api-keys.js';
 import { VprError, invalidInput } from '../../core/errors.js';
 import { MAX_ATTACHMENTS } from '../../core/clinical/letter.js';
 import type { PatientService } from '../../services/patient-service.js';
+import type { SignatureService } from '../../services/signature-service.js';
 import type { Upload } from '../../services/letter-service.js';
 import type { WriteSwitch } from '../../services/write-switch.js';
 import type { ClinicalServices } from '../http/clinical-routes.js';
@@ -31,7 +32,7 @@ import {
   ParticipantThreadsQuery,
   ThreadListQuery,
 } from '../http/coordination-schemas.js';
-import { HistoryQuery, PatientListQuery } from '../http/schemas.js';
+import { HistoryQuery, PatientListQuery, SignatureQuery } from '../http/schemas.js';
 import {
   careEventPage,
   contributionPage,
@@ -44,6 +45,7 @@ import { fromStruct, toStruct, toValue, type WireStruct } from './struct.js';
 
 export interface RpcDeps {
   readonly patients: PatientService;
+  readonly signatures: SignatureService;
   readonly clinical: ClinicalServices;
   readonly coordination: CoordinationServices;
   readonly writes: WriteSwitch;
@@ -236,6 +238,12 @@ export function vprRpcs(deps: RpcDeps): Record<string, Rpc> {
     ),
     PatientHistory: unary<PatientRef & History>('patient:read', async ({ patient_id, ...query }) =>
       patients.history(patient_id, checked(HistoryQuery, query)),
+    ),
+
+    VerifyPatientSignatures: unary<PatientRef & { limit?: number }>(
+      'patient:read',
+      async ({ patient_id, ...query }) =>
+        deps.signatures.verifyPatient(patient_id, checked(SignatureQuery, query)),
     ),
 
     // Letters.

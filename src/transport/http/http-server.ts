@@ -24,6 +24,7 @@ import { loggableError, type ServiceMetrics, type Tracing } from '../observabili
 import { registerPatientRoutes } from './patient-routes.js';
 import { registerSystemRoutes, type SystemDeps } from './system-routes.js';
 import type { PatientService } from '../../services/patient-service.js';
+import type { SignatureService } from '../../services/signature-service.js';
 import { registerClinicalRoutes, type ClinicalServices } from './clinical-routes.js';
 import { registerCoordinationRoutes, type CoordinationServices } from './coordination-routes.js';
 import { parseYamlBody } from './yaml-body.js';
@@ -44,6 +45,7 @@ declare module 'fastify' {
 
 export interface HttpServerDeps extends SystemDeps {
   readonly patients: PatientService;
+  readonly signatures: SignatureService;
   readonly clinical: ClinicalServices;
   readonly coordination: CoordinationServices;
   readonly keys: ApiKeys;
@@ -261,7 +263,7 @@ export async function buildHttpServer(
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
 
   registerSystemRoutes(app, deps);
-  registerPatientRoutes(app, deps.patients);
+  registerPatientRoutes(app, deps.patients, deps.signatures);
   registerClinicalRoutes(app, deps.clinical);
   registerCoordinationRoutes(app, deps.coordination);
   return app;

@@ -16,7 +16,10 @@ import {
   PatientPage,
   PatientParams,
   PatientReplace,
+  PatientSignatures,
+  SignatureQuery,
 } from './schemas.js';
+import type { SignatureService } from '../../services/signature-service.js';
 
 const errors = { '4xx': ErrorBody, '5xx': ErrorBody };
 const tags = ['patients'];
@@ -29,7 +32,11 @@ function actorOf(principal: Principal | undefined): Principal {
 const header = (value: string | string[] | undefined): string | undefined =>
   Array.isArray(value) ? value.join(', ') : value;
 
-export function registerPatientRoutes(app: FastifyInstance, patients: PatientService): void {
+export function registerPatientRoutes(
+  app: FastifyInstance,
+  patients: PatientService,
+  signatures: SignatureService,
+): void {
   const withVersion = (reply: { header(name: string, value: string): unknown }, patient: PatientView) =>
     reply.header('etag', etagOf(patient.version));
 
@@ -175,5 +182,21 @@ export function registerPatientRoutes(app: FastifyInstance, patients: PatientSer
       },
     },
     async (request) => patients.history(request.params.patient_id, request.query),
+  );
+
+  app.get<{ Params: { patient_id: string }; Querystring: { limit?: number } }>(
+    '/api/v1/patients/:patient_id/signatures',
+    {
+      config: { scope: 'patient:read' },
+      schema: {
+        tags,
+        summary:
+          'Verify the commit signatures of the patient’s three repositories against the trust anchors (docs/signing.md)',
+        params: PatientParams,
+        querystring: SignatureQuery,
+        response: { 200: PatientSignatures, ...errors },
+      },
+    },
+    async (request) => signatures.verifyPatient(request.params.patient_id, request.query),
   );
 }

@@ -253,3 +253,40 @@ export const Readiness = Type.Object(
   },
   { title: 'Readiness' },
 );
+
+export const SignatureQuery = Type.Object(
+  {
+    limit: Type.Optional(
+      Type.Integer({
+        minimum: 1,
+        maximum: 100_000,
+        default: 10_000,
+        description: 'Commits checked per repository, newest first.',
+      }),
+    ),
+  },
+  { additionalProperties: false },
+);
+
+export const PatientSignatures = Type.Object(
+  {
+    patient_id: Type.String(),
+    intact: Type.Boolean({
+      description: 'No commit failed verification (unsigned commits are not failures).',
+    }),
+    repositories: Type.Array(
+      Type.Object({
+        kind: Type.String(),
+        id: Type.String(),
+        commits_checked: Type.Integer(),
+        truncated: Type.Boolean(),
+        valid: Type.Integer(),
+        unsigned: Type.Integer(),
+        invalid: Type.Integer(),
+        failures: Type.Array(Type.Object({ commit, reason: Type.String(), detail: Type.String() })),
+        signers: Type.Array(Type.String()),
+      }),
+    ),
+  },
+  { title: 'PatientSignatures' },
+);
