@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { careLocation, clinician, demographics } from './support/fixtures.js';
-import { assertCleanAndSound, git } from './support/git-check.js';
+import { assertCleanAndSound, git, plumb } from './support/git-check.js';
 import { signCommit } from '../src/core/signing/commit-signature.js';
 import { tempDir } from './support/temp-dir.js';
 import { repositoryDir } from '../src/core/record/record-layout.js';
@@ -160,13 +160,7 @@ test('vpr cert makes a CA and a clinician certificate; vpr verify reports each c
   const signed = signCommit(Buffer.from(base), await readFile(`${ada}.key.pem`, 'utf8'), [
     await readFile(`${ada}.cert.pem`, 'utf8'),
   ]);
-  const hashObject = (bytes: Buffer) =>
-    new Promise<string>((resolve, reject) => {
-      const child = execFile('git', ['-C', dir, 'hash-object', '-t', 'commit', '-w', '--stdin'], (e, out) =>
-        e === null ? resolve(out.trim()) : reject(e),
-      );
-      child.stdin!.end(bytes);
-    });
+  const hashObject = (bytes: Buffer) => plumb(dir, ['hash-object', '-t', 'commit', '-w', '--stdin'], bytes);
   const good = await hashObject(signed);
   await git(dir, ['update-ref', 'refs/heads/main', good]);
   const verified = await vpr(dataDir, ['verify', 'clinical', record.clinicalId], anchors);

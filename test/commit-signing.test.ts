@@ -26,7 +26,7 @@ import {
 } from '../src/core/signing/commit-signature.js';
 import { verifyHistory } from '../src/core/signing/verify-history.js';
 import { verifyCommitBytes, type TrustAnchors } from '../src/core/signing/verify-commit.js';
-import { assertCleanAndSound, git } from './support/git-check.js';
+import { assertCleanAndSound, git, plumb } from './support/git-check.js';
 import { tempDir } from './support/temp-dir.js';
 
 const run = promisify(execFile);
@@ -52,16 +52,6 @@ async function repository(t: Parameters<typeof tempDir>[0]): Promise<string> {
 
 const commitBytes = async (dir: string, rev: string) =>
   (await run('git', ['-C', dir, 'cat-file', 'commit', rev], { encoding: 'buffer' })).stdout as Buffer;
-
-/** A git plumbing command fed `input` on stdin; answers its output, trimmed. */
-function plumb(dir: string, args: readonly string[], input: Buffer | string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const child = execFile('git', ['-C', dir, ...args], (error, stdout) =>
-      error === null ? resolve(String(stdout).trim()) : reject(error),
-    );
-    child.stdin!.end(input);
-  });
-}
 
 /** Writes commit bytes as a commit object with git plumbing; returns its id. */
 const writeCommit = (dir: string, bytes: Buffer) =>
@@ -108,18 +98,7 @@ test('sign and verify: a CA-certified clinician, git fsck clean, openssl agrees'
   await writeFile(join(work, 'key.pem'), pem);
   await writeFile(join(work, 'sig.der'), payload.signature);
   await writeFile(join(work, 'commit.bin'), unsigned);
-  const ok = await run('openssl', [
-    'dgst',
-    '-sha256',
-    '-verify',
-    join(work, 'key.pem'),
-    '-signature',
-    join(work, 'sig.der'),
-    join(work, 'commit.bin'),
-  ]);
-  assert.match(ok.stdout, /Verified OK/);
-  await writeFile(join(work, 'commit.bin'), Buffer.concat([unsigned, Buffer.from('x')]));
-  await assert.rejects(
+  const openssl = () =>
     run('openssl', [
       'dgst',
       '-sha256',
@@ -128,9 +107,11 @@ test('sign and verify: a CA-certified clinician, git fsck clean, openssl agrees'
       '-signature',
       join(work, 'sig.der'),
       join(work, 'commit.bin'),
-    ]),
-    (e: { stdout?: string }) => /Verification failure/.test(e.stdout ?? ''),
-  );
+    ]);
+  const ok = await openssl();
+  assert.match(ok.stdout, /Verified OK/);
+  await writeFile(join(work, 'commit.bin'), Buffer.concat([unsigned, Buffer.from('x')]));
+  await assert.rejects(openssl(), (e: { stdout?: string }) => /Verification failure/.test(e.stdout ?? ''));
 });
 
 test('a bare key verifies, uncertified; an unsigned commit says so', async (t) => {

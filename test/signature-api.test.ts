@@ -3,7 +3,6 @@
 // git plumbing) counts as valid with its signer; a forged copy of it makes the record not intact,
 // with the commit and the reason. REST and gRPC answer the same.
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -13,7 +12,7 @@ import {
   createProfessionalCertificate,
 } from '../src/core/signing/certificates.js';
 import { signCommit } from '../src/core/signing/commit-signature.js';
-import { git } from './support/git-check.js';
+import { git, plumb } from './support/git-check.js';
 import { startGrpcService } from './support/grpc.js';
 import { READER_KEY, WRITER_KEY, auth, patientBody } from './support/service.js';
 import { tempDir } from './support/temp-dir.js';
@@ -63,13 +62,7 @@ test('a patient’s signatures through REST and gRPC: unsigned, valid, forged', 
     `$1\nparent ${head}`,
   );
   const signed = signCommit(Buffer.from(base), ada.privateKeyPem, [ada.certificatePem]);
-  const hashObject = (bytes: Buffer) =>
-    new Promise<string>((resolve, reject) => {
-      const child = execFile('git', ['-C', dir, 'hash-object', '-t', 'commit', '-w', '--stdin'], (e, out) =>
-        e === null ? resolve(out.trim()) : reject(e),
-      );
-      child.stdin!.end(bytes);
-    });
+  const hashObject = (bytes: Buffer) => plumb(dir, ['hash-object', '-t', 'commit', '-w', '--stdin'], bytes);
   await git(dir, ['update-ref', 'refs/heads/main', await hashObject(signed)]);
   const good = await rest();
   assert.equal(good.intact, true);

@@ -7,6 +7,16 @@ import { promisify } from 'node:util';
 const run = promisify(execFile);
 const env = { ...process.env, GIT_CONFIG_NOSYSTEM: '1', GIT_CONFIG_GLOBAL: '/dev/null' };
 
+/** A git plumbing command fed `input` on stdin (hash-object, mktree); answers its output, trimmed. */
+export function plumb(dir: string, args: readonly string[], input: Buffer | string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const child = execFile('git', ['-C', dir, ...args], { env }, (error, stdout) =>
+      error === null ? resolve(String(stdout).trim()) : reject(error),
+    );
+    child.stdin!.end(input);
+  });
+}
+
 export async function git(dir: string, args: readonly string[]): Promise<string> {
   const { stdout } = await run('git', ['-C', dir, ...args], { env, maxBuffer: 64 * 1024 * 1024 });
   return stdout;
