@@ -338,6 +338,7 @@ test('authentication: keys in either header, scopes, and the open routes', async
       '/api/v1/patients',
       '/api/v1/patients/{patient_id}',
       '/api/v1/patients/{patient_id}/history',
+      '/api/v1/patients/{patient_id}/signatures',
       '/api/v1/patients/{patient_id}:restore',
     ],
   );
