@@ -7,8 +7,8 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { careLocation, clinician, demographics } from './support/fixtures.js';
-import { assertCleanAndSound, git, plumb } from './support/git-check.js';
-import { signCommit } from '../src/core/signing/commit-signature.js';
+import { assertCleanAndSound } from './support/git-check.js';
+import { forgeOnTop, signOnTop } from './support/signing.js';
 import { tempDir } from './support/temp-dir.js';
 import { repositoryDir } from '../src/core/record/record-layout.js';
 import { parseRecordId } from '../src/core/ids/record-id.js';
@@ -152,17 +152,9 @@ test('vpr cert makes a CA and a clinician certificate; vpr verify reports each c
 
   // A signed commit on top (made with the library and git plumbing), then a forged copy of it.
   const dir = repositoryDir(dataDir, 'clinical', parseRecordId(record.clinicalId));
-  const head = (await git(dir, ['rev-parse', 'HEAD'])).trim();
-  const base = (await git(dir, ['cat-file', 'commit', head])).replace(
-    /^(tree [0-9a-f]{40})$/m,
-    `$1\nparent ${head}`,
-  );
-  const signed = signCommit(Buffer.from(base), await readFile(`${ada}.key.pem`, 'utf8'), [
+  const { signed, id: good } = await signOnTop(dir, await readFile(`${ada}.key.pem`, 'utf8'), [
     await readFile(`${ada}.cert.pem`, 'utf8'),
   ]);
-  const hashObject = (bytes: Buffer) => plumb(dir, ['hash-object', '-t', 'commit', '-w', '--stdin'], bytes);
-  const good = await hashObject(signed);
-  await git(dir, ['update-ref', 'refs/heads/main', good]);
   const verified = await vpr(dataDir, ['verify', 'clinical', record.clinicalId], anchors);
   assert.equal(verified.code, 0, verified.stderr);
   assert.match(
@@ -172,10 +164,7 @@ test('vpr cert makes a CA and a clinician certificate; vpr verify reports each c
   const untrusted = await vpr(dataDir, ['verify', 'clinical', record.clinicalId, '--commit', good]);
   assert.equal(untrusted.code, 1, 'without the CA as a trust anchor the chain is untrusted');
   assert.match(untrusted.stdout, /INVALID \(untrusted-chain\)/);
-  const forged = await hashObject(
-    Buffer.from(signed.toString('utf8').replace('Created clinical record', 'Created something else')),
-  );
-  await git(dir, ['update-ref', 'refs/heads/main', forged]);
+  const forged = await forgeOnTop(dir, signed, 'Created clinical record', 'Created something else');
   const caught = await vpr(dataDir, ['verify', 'clinical', record.clinicalId], anchors);
   assert.equal(caught.code, 1);
   assert.match(caught.stdout, new RegExp(`^${forged}  INVALID \\(bad-signature\\)`, 'm'));

@@ -27,6 +27,7 @@ import {
 import { verifyHistory } from '../src/core/signing/verify-history.js';
 import { verifyCommitBytes, type TrustAnchors } from '../src/core/signing/verify-commit.js';
 import { assertCleanAndSound, git, plumb } from './support/git-check.js';
+import { writeCommitObject } from './support/signing.js';
 import { tempDir } from './support/temp-dir.js';
 
 const run = promisify(execFile);
@@ -53,10 +54,6 @@ async function repository(t: Parameters<typeof tempDir>[0]): Promise<string> {
 const commitBytes = async (dir: string, rev: string) =>
   (await run('git', ['-C', dir, 'cat-file', 'commit', rev], { encoding: 'buffer' })).stdout as Buffer;
 
-/** Writes commit bytes as a commit object with git plumbing; returns its id. */
-const writeCommit = (dir: string, bytes: Buffer) =>
-  plumb(dir, ['hash-object', '-t', 'commit', '-w', '--stdin'], bytes);
-
 const anchorsOf = (...cas: KeyAndCertificate[]): TrustAnchors => ({
   certificates: cas.map((ca) => new X509Certificate(ca.certificatePem)),
 });
@@ -67,7 +64,7 @@ test('sign and verify: a CA-certified clinician, git fsck clean, openssl agrees'
   const ada = await createProfessionalCertificate(ADA, { issuer: ca });
   const unsigned = await commitBytes(dir, 'HEAD');
   const signed = signCommit(unsigned, ada.privateKeyPem, [ada.certificatePem]);
-  const id = await writeCommit(dir, signed);
+  const id = await writeCommitObject(dir, signed);
   await git(dir, ['update-ref', 'refs/heads/main', id]);
   await git(dir, ['fsck', '--strict', '--no-dangling']);
   assert.match(
@@ -144,7 +141,7 @@ test('tampering by raw git plumbing is detected: message, author, date, file', a
   };
   for (const [what, forged] of Object.entries(forgeries)) {
     assert.notEqual(forged, text, `${what}: the forgery changes the commit`);
-    const id = await writeCommit(dir, Buffer.from(forged, 'utf8'));
+    const id = await writeCommitObject(dir, Buffer.from(forged, 'utf8'));
     const verdict = verifyCommitBytes(await commitBytes(dir, id), anchorsOf(ca));
     assert.equal(
       verdict.status === 'invalid' && verdict.reason,
@@ -231,7 +228,9 @@ test('a history of ten where commit 3 was forged: 1 and 2 verify, 3 to 10 do not
       .replace('clinical:create: Note', `clinical:update: Note ${i}`)
       .replace(/^(tree [0-9a-f]{40})$/m, parent === undefined ? '$1' : `$1\nparent ${parent}`);
     unsignedOf.push(text);
-    ids.push(await writeCommit(dir, signCommit(Buffer.from(text), ada.privateKeyPem, [ada.certificatePem])));
+    ids.push(
+      await writeCommitObject(dir, signCommit(Buffer.from(text), ada.privateKeyPem, [ada.certificatePem])),
+    );
   }
   await git(dir, ['update-ref', 'refs/heads/main', ids.at(-1)!]);
   const verdicts = async () => {
@@ -249,7 +248,7 @@ test('a history of ten where commit 3 was forged: 1 and 2 verify, 3 to 10 do not
     const original = (await commitBytes(dir, ids[i]!)).toString('utf8');
     let text = original.replace(/^parent [0-9a-f]{40}$/m, `parent ${forged.at(-1)}`);
     if (i === 2) text = text.replace('Note 3', 'Note 3 (nothing to see)');
-    forged.push(await writeCommit(dir, Buffer.from(text)));
+    forged.push(await writeCommitObject(dir, Buffer.from(text)));
   }
   await git(dir, ['update-ref', 'refs/heads/main', forged.at(-1)!]);
   await git(dir, ['fsck', '--strict', '--no-dangling']);

@@ -11,10 +11,9 @@ import {
   createCertificateAuthority,
   createProfessionalCertificate,
 } from '../src/core/signing/certificates.js';
-import { signCommit } from '../src/core/signing/commit-signature.js';
-import { git, plumb } from './support/git-check.js';
 import { startGrpcService } from './support/grpc.js';
 import { READER_KEY, WRITER_KEY, auth, patientBody } from './support/service.js';
+import { forgeOnTop, signOnTop } from './support/signing.js';
 import { tempDir } from './support/temp-dir.js';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- answers are checked field by field
@@ -56,14 +55,7 @@ test('a patient’s signatures through REST and gRPC: unsigned, valid, forged', 
   );
 
   const dir = repositoryDir(service.dataDir, 'clinical', patient.clinical_id);
-  const head = (await git(dir, ['rev-parse', 'HEAD'])).trim();
-  const base = (await git(dir, ['cat-file', 'commit', head])).replace(
-    /^(tree [0-9a-f]{40})$/m,
-    `$1\nparent ${head}`,
-  );
-  const signed = signCommit(Buffer.from(base), ada.privateKeyPem, [ada.certificatePem]);
-  const hashObject = (bytes: Buffer) => plumb(dir, ['hash-object', '-t', 'commit', '-w', '--stdin'], bytes);
-  await git(dir, ['update-ref', 'refs/heads/main', await hashObject(signed)]);
+  const { signed } = await signOnTop(dir, ada.privateKeyPem, [ada.certificatePem]);
   const good = await rest();
   assert.equal(good.intact, true);
   assert.equal(good.repositories[1].valid, 1);
@@ -71,10 +63,7 @@ test('a patient’s signatures through REST and gRPC: unsigned, valid, forged', 
     'CN=Dr Ada Synthetic, O=GMC, serialNumber=7000001 vpr://GMC/7000001',
   ]);
 
-  const forged = await hashObject(
-    Buffer.from(signed.toString('utf8').replace('Created clinical record', 'Created another')),
-  );
-  await git(dir, ['update-ref', 'refs/heads/main', forged]);
+  const forged = await forgeOnTop(dir, signed, 'Created clinical record', 'Created another');
   const caught = await rest();
   assert.equal(caught.intact, false);
   assert.deepEqual(

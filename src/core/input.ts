@@ -4,6 +4,9 @@
 import { invalidInput } from './errors.js';
 import { parseSingleLine } from './commit/author.js';
 
+/** How deeply a client's body may nest objects and lists, whichever door and format it came by. */
+export const MAX_BODY_DEPTH = 32;
+
 /** A client's object, before its fields are checked. */
 export type Input = Readonly<Record<string, unknown>>;
 

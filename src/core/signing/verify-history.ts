@@ -1,6 +1,7 @@
 // Verifying a repository's whole history: every commit of main, newest first along the single
 // line of first parents (VPR keeps one linear branch), each with its verdict. Bounded: at most
 // `limit` commits are read, and the answer says whether the history went on beyond them.
+import { decodeCommit } from '../git/commit-object.js';
 import type { ObjectId } from '../git/git-object.js';
 import type { GitRepository } from '../git/repository.js';
 import { verifyCommitBytes, type TrustAnchors, type Verdict } from './verify-commit.js';
@@ -20,7 +21,7 @@ export interface HistoryVerdict {
 }
 
 export async function verifyHistory(
-  repository: Pick<GitRepository, 'head' | 'readCommitBytes' | 'readCommit'>,
+  repository: Pick<GitRepository, 'head' | 'readCommitBytes'>,
   anchors: TrustAnchors,
   limit = MAX_VERIFY_COMMITS,
 ): Promise<HistoryVerdict> {
@@ -32,7 +33,8 @@ export async function verifyHistory(
     const verdict = verifyCommitBytes(bytes, anchors);
     commits.push({ commit: cursor, verdict });
     counts[verdict.status]++;
-    cursor = (await repository.readCommit(cursor)).parents[0];
+    // The parent from the bytes just read: one object read per commit.
+    cursor = decodeCommit(bytes).parents[0];
   }
   return { commits, truncated: cursor !== undefined, counts };
 }

@@ -4,7 +4,7 @@
 // contributions, FHIR care events) travel as Struct so gRPC clients send the same documents as
 // REST clients. Nesting is bounded as for REST bodies.
 import { invalidInput } from '../../core/errors.js';
-import { MAX_YAML_DEPTH } from '../http/yaml-body.js';
+import { MAX_BODY_DEPTH } from '../../core/input.js';
 
 /** A google.protobuf.Value as decoded with `keepCase` and without defaults: one member set. */
 export interface WireValue {
@@ -20,7 +20,7 @@ export interface WireStruct {
 }
 
 function plainOf(value: WireValue, field: string, depth: number): unknown {
-  if (depth > MAX_YAML_DEPTH) throw invalidInput(field, `is nested more than ${MAX_YAML_DEPTH} levels deep`);
+  if (depth > MAX_BODY_DEPTH) throw invalidInput(field, `is nested more than ${MAX_BODY_DEPTH} levels deep`);
   if (value.numberValue !== undefined) return value.numberValue;
   if (value.stringValue !== undefined) return value.stringValue;
   if (value.boolValue !== undefined) return value.boolValue;

@@ -3,8 +3,7 @@
 // and anything that is not a single mapping is a clear INVALID_INPUT, never a crash.
 import { parseDocument } from 'yaml';
 import { invalidInput } from '../../core/errors.js';
-
-export const MAX_YAML_DEPTH = 32;
+import { MAX_BODY_DEPTH } from '../../core/input.js';
 
 function depthOf(value: unknown, limit: number): number {
   // Iterative, so a document nested deeper than the stack allows cannot overflow it here.
@@ -33,8 +32,8 @@ export function parseYamlBody(text: string): Record<string, unknown> {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
     throw invalidInput('body', 'must be a YAML mapping');
   }
-  if (depthOf(value, MAX_YAML_DEPTH) > MAX_YAML_DEPTH) {
-    throw invalidInput('body', `is nested more than ${MAX_YAML_DEPTH} levels deep`);
+  if (depthOf(value, MAX_BODY_DEPTH) > MAX_BODY_DEPTH) {
+    throw invalidInput('body', `is nested more than ${MAX_BODY_DEPTH} levels deep`);
   }
   return value as Record<string, unknown>;
 }
