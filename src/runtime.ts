@@ -27,6 +27,8 @@ import { CoordinationRecord, CoordinationStatusService } from './services/coordi
 import { ThreadService } from './services/thread-service.js';
 import { CareEventService } from './services/care-event-service.js';
 import { SignatureService } from './services/signature-service.js';
+import { CommitSigning } from './services/commit-signing.js';
+import { ReadVerifier } from './services/read-verification.js';
 import { NO_TRUST_ANCHORS, parseTrustAnchors } from './core/signing/trust-anchors.js';
 import { ConfigError } from './config/config.js';
 import { ServiceMetrics, Tracing, createLogger } from './transport/observability.js';
@@ -122,6 +124,19 @@ export async function startRuntime(config: VprConfig, options: RuntimeOptions = 
   );
   const writes = new WriteSwitch(config.readOnly);
   const links = new RecordLinks(projection, cache);
+  let anchors = NO_TRUST_ANCHORS;
+  if (config.trustAnchorsFile !== undefined) {
+    try {
+      anchors = parseTrustAnchors(readFileSync(config.trustAnchorsFile, 'utf8'), 'VPR_TRUST_ANCHORS');
+    } catch (error) {
+      throw new ConfigError(
+        `VPR_TRUST_ANCHORS: ${(error as Error).message.replace(/^VPR_TRUST_ANCHORS: /, '')}`,
+      );
+    }
+  }
+  const policy = config.signingPolicy;
+  const signing = new CommitSigning({ store, writes, policy, anchors });
+  const verifier = new ReadVerifier({ store, mode: config.verifyOnRead, anchors, policy });
   const patients = new PatientService({
     store,
     projection,
@@ -130,6 +145,8 @@ export async function startRuntime(config: VprConfig, options: RuntimeOptions = 
     claims: new ContactClaims(projection.client),
     idempotency: new IdempotencyStore(projection.client, config.idempotencyHours),
     writes,
+    signing,
+    verifier,
   });
   const metrics = new ServiceMetrics({
     commits: () => store.commitCounts(),
@@ -169,6 +186,8 @@ export async function startRuntime(config: VprConfig, options: RuntimeOptions = 
     cache,
     writes,
     links,
+    signing,
+    verifier,
     maxUploadBytes: config.uploadLimit,
   });
   const clinical = {
@@ -176,26 +195,25 @@ export async function startRuntime(config: VprConfig, options: RuntimeOptions = 
     entries: new EntryService(clinicalRecord),
     contributions: new ContributionService(clinicalRecord),
   };
-  const coordinationRecord = new CoordinationRecord({ store, projection, cache, writes, links });
+  const coordinationRecord = new CoordinationRecord({
+    store,
+    projection,
+    cache,
+    writes,
+    links,
+    signing,
+    verifier,
+  });
   const coordination = {
     status: new CoordinationStatusService(coordinationRecord),
     threads: new ThreadService(coordinationRecord),
     events: new CareEventService(coordinationRecord),
   };
-  let anchors = NO_TRUST_ANCHORS;
-  if (config.trustAnchorsFile !== undefined) {
-    try {
-      anchors = parseTrustAnchors(readFileSync(config.trustAnchorsFile, 'utf8'), 'VPR_TRUST_ANCHORS');
-    } catch (error) {
-      throw new ConfigError(
-        `VPR_TRUST_ANCHORS: ${(error as Error).message.replace(/^VPR_TRUST_ANCHORS: /, '')}`,
-      );
-    }
-  }
   const signatures = new SignatureService({ store, links, anchors });
   const deps = {
     patients,
     signatures,
+    signing,
     clinical,
     coordination,
     keys,
@@ -252,6 +270,7 @@ export async function startRuntime(config: VprConfig, options: RuntimeOptions = 
     close() {
       closing ??= (async () => {
         await Promise.all([http.close(), plain?.close(), grpc?.close()]);
+        signing.close();
         await projection.close();
         await cache.close();
         await store.close();

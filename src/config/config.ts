@@ -2,6 +2,8 @@
 // whole before anything starts: a bad value stops the process with a message naming the
 // setting. The file (VPR_CONFIG_FILE, JSON or YAML) holds the same names as the environment;
 // the environment wins. Every setting is in the README's one configuration table.
+import { parseSigningPolicy, type SigningPolicy } from '../core/signing/signing-policy.js';
+import { VERIFY_ON_READ_MODES, type VerifyOnRead } from '../services/read-verification.js';
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parse } from 'yaml';
@@ -48,6 +50,10 @@ export interface VprConfig {
   readonly idempotencyHours: number;
   /** A PEM file of the CA certificates trusted for commit signatures (VPR_TRUST_ANCHORS). */
   readonly trustAnchorsFile?: string;
+  /** Which commits must be signed (VPR_SIGNING_POLICY); requires nothing by default. */
+  readonly signingPolicy: SigningPolicy;
+  /** Verification on read (VPR_VERIFY_ON_READ): off, warn or enforce. */
+  readonly verifyOnRead: VerifyOnRead;
 }
 
 export const SERVE_MODES = ['all', 'rest', 'grpc'] as const;
@@ -80,6 +86,8 @@ export const SETTINGS = [
   'VPR_CARE_LOCATION',
   'VPR_IDEMPOTENCY_HOURS',
   'VPR_TRUST_ANCHORS',
+  'VPR_SIGNING_POLICY',
+  'VPR_VERIFY_ON_READ',
   'VPR_CONFIG_FILE',
 ] as const;
 type Setting = (typeof SETTINGS)[number];
@@ -206,6 +214,16 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): VprConfig {
   if (careLocation.length > 200 || /[\x00-\x1f\x7f]/.test(careLocation)) {
     throw new ConfigError('VPR_CARE_LOCATION must be one line of at most 200 characters');
   }
+  let signingPolicy: SigningPolicy;
+  try {
+    signingPolicy = parseSigningPolicy(read.text('VPR_SIGNING_POLICY') ?? '', 'VPR_SIGNING_POLICY');
+  } catch (error) {
+    throw new ConfigError((error as Error).message);
+  }
+  const verifyOnRead = (read.text('VPR_VERIFY_ON_READ') ?? 'off').toLowerCase();
+  if (!VERIFY_ON_READ_MODES.includes(verifyOnRead as VerifyOnRead)) {
+    throw new ConfigError(`VPR_VERIFY_ON_READ must be one of ${VERIFY_ON_READ_MODES.join(', ')}`);
+  }
   const optional = <K extends string, V>(key: K, value: V | undefined) =>
     (value === undefined ? {} : { [key]: value }) as { [P in K]?: V };
   return {
@@ -230,5 +248,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): VprConfig {
     careLocation,
     idempotencyHours: read.integer('VPR_IDEMPOTENCY_HOURS', 24, 1, 24 * 30),
     ...optional('trustAnchorsFile', read.readableFile('VPR_TRUST_ANCHORS')),
+    signingPolicy,
+    verifyOnRead: verifyOnRead as VerifyOnRead,
   };
 }

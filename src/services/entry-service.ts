@@ -203,24 +203,29 @@ export class EntryService {
     const at = version === undefined ? head : parseVersion(version, 'version');
     if (at === undefined)
       throw new VprError('NOT_FOUND', 'no entry with this id', { details: { entry_id: id } });
-    return this.#record.viewAtHead(`entry-view/${clinicalId}/${at}/${String(kind)}/${id}`, async () => {
-      const { content, entry } = await readEntry(this.#record, clinicalId, kind, id, at);
-      const { supersededBy, projectedHead } = await this.#supersession(clinicalId, id);
-      const view: EntryView = {
-        entry_id: entry.entryId,
-        kind: entry.kind,
-        patient_id: String(patientId),
-        clinical_id: clinicalId,
-        version: contentVersion(content),
-        commit: at,
-        recorded_at: entry.recordedAt,
-        composer: { name: entry.composer.name, role: entry.composer.role },
-        supersedes: entry.supersedes ?? null,
-        superseded_by: supersededBy,
-        data: entry.entry as unknown as Record<string, unknown>,
-      };
-      return { view, cacheable: at === head && projectedHead === head };
-    });
+    return this.#record.viewAtHead(
+      clinicalId,
+      at,
+      `entry-view/${clinicalId}/${at}/${String(kind)}/${id}`,
+      async () => {
+        const { content, entry } = await readEntry(this.#record, clinicalId, kind, id, at);
+        const { supersededBy, projectedHead } = await this.#supersession(clinicalId, id);
+        const view: EntryView = {
+          entry_id: entry.entryId,
+          kind: entry.kind,
+          patient_id: String(patientId),
+          clinical_id: clinicalId,
+          version: contentVersion(content),
+          commit: at,
+          recorded_at: entry.recordedAt,
+          composer: { name: entry.composer.name, role: entry.composer.role },
+          supersedes: entry.supersedes ?? null,
+          superseded_by: supersededBy,
+          data: entry.entry as unknown as Record<string, unknown>,
+        };
+        return { view, cacheable: at === head && projectedHead === head };
+      },
+    );
   }
 
   /** A patient's entries, newest first, from the projection. */

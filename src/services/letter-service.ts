@@ -40,6 +40,7 @@ import {
   type SignOffFilter,
 } from '../projection/clinical-queries.js';
 import { assertItemVersion, contentVersion, type ClinicalRecord } from './record-access.js';
+import { isCommitPrepared } from './commit-signing.js';
 import type { Actor } from './patient-service.js';
 
 /** One file of an upload, in the order the client sent it. */
@@ -209,6 +210,12 @@ export class LetterService {
     if (input.references !== undefined) await this.#read(clinicalId, input.references);
     const stored: StoredFile[] = [];
     let committed = false;
+    let prepared = false;
+    // Bytes no commit references are removed again (unless another request committed them).
+    const release = (landed: boolean) =>
+      Promise.all(
+        stored.map((file) => this.#record.releaseFile(clinicalId, file, landed).catch(() => undefined)),
+      ).then(() => undefined);
     try {
       let index = 0;
       for await (const upload of uploads) {
@@ -226,25 +233,31 @@ export class LetterService {
         stored.map(referenceOf),
         input.signOff ? now : undefined,
       );
-      const { commit } = await this.#record.commitItem(actor, clinicalId, async () => ({
-        changes: [
-          { path: letterCompositionPath(letterId), content: renderLetterComposition(letter) },
-          ...(input.body === undefined ? [] : [{ path: letterBodyPath(letterId), content: input.body }]),
-        ],
-        action: input.references === undefined ? 'create' : 'superseded',
-        summary:
-          input.references === undefined
-            ? `Created letter${input.signOff ? ' (signed off)' : ''}`
-            : `Letter superseding ${input.references}`,
-        trailers: [{ key: LETTER_TRAILER, value: letterId }],
-      }));
+      const { commit } = await this.#record.commitItem(
+        actor,
+        clinicalId,
+        async () => ({
+          changes: [
+            { path: letterCompositionPath(letterId), content: renderLetterComposition(letter) },
+            ...(input.body === undefined ? [] : [{ path: letterBodyPath(letterId), content: input.body }]),
+          ],
+          action: input.references === undefined ? 'create' : 'superseded',
+          summary:
+            input.references === undefined
+              ? `Created letter${input.signOff ? ' (signed off)' : ''}`
+              : `Letter superseding ${input.references}`,
+          trailers: [{ key: LETTER_TRAILER, value: letterId }],
+        }),
+        { onSettled: release },
+      );
       committed = true;
       return await this.get(patientId, letterId, commit);
+    } catch (error) {
+      // A commit prepared for signing keeps its attachments until it lands or never will.
+      prepared = isCommitPrepared(error);
+      throw error;
     } finally {
-      // Bytes no commit references are removed again (unless another request committed them).
-      await Promise.all(
-        stored.map((file) => this.#record.releaseFile(clinicalId, file, committed).catch(() => undefined)),
-      );
+      if (!prepared) await release(committed);
     }
   }
 
@@ -292,7 +305,7 @@ export class LetterService {
     const at = version === undefined ? head : parseVersion(version, 'version');
     if (at === undefined)
       throw new VprError('NOT_FOUND', 'no letter with this id', { details: { letter_id: id } });
-    return this.#record.viewAtHead(`letter-view/${clinicalId}/${at}/${id}`, async () => {
+    return this.#record.viewAtHead(clinicalId, at, `letter-view/${clinicalId}/${at}/${id}`, async () => {
       const read = await this.#read(clinicalId, id, at);
       const { supersededBy, projectedHead } = await this.#supersession(clinicalId, id);
       return {

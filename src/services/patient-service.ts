@@ -41,6 +41,8 @@ import type { Projection } from '../projection/projection.js';
 import { parseYamlMapping } from '../projection/yaml-mapping.js';
 import type { WriteSwitch } from './write-switch.js';
 import type { RecordLinks, RecordLinksOf } from './record-links.js';
+import { CommitSigning, isCommitPrepared, type SigningMode } from './commit-signing.js';
+import type { ReadVerifier } from './read-verification.js';
 
 /** Who is acting: the API principal and the identity its commits carry. */
 export interface Actor {
@@ -48,6 +50,8 @@ export interface Actor {
   readonly keyId: string;
   readonly author: Author;
   readonly careLocation: string;
+  /** How this actor's commits are signed (services/commit-signing.ts); unsigned when absent. */
+  readonly signing?: SigningMode;
 }
 
 export interface AddressView {
@@ -153,6 +157,10 @@ export interface PatientServiceDeps {
   readonly idempotency: IdempotencyStore;
   readonly writes: WriteSwitch;
   readonly links: RecordLinks;
+  /** Where commits are made and the signing policy enforced; no policy when absent. */
+  readonly signing?: CommitSigning;
+  /** Verification on read; off when absent. */
+  readonly verifier?: ReadVerifier;
   readonly now?: () => Date;
 }
 
@@ -232,18 +240,43 @@ export class PatientService {
   readonly #idempotency: IdempotencyStore;
   readonly #writes: WriteSwitch;
   readonly #links: RecordLinks;
+  readonly #signing: CommitSigning;
   readonly #now: () => Date;
 
   constructor(deps: PatientServiceDeps) {
     this.#store = deps.store;
     this.#projection = deps.projection;
     this.#cache = deps.cache;
-    this.#documents = new DocumentReader(deps.store, deps.cache);
+    this.#documents = new DocumentReader(deps.store, deps.cache, deps.verifier);
     this.#claims = deps.claims;
     this.#idempotency = deps.idempotency;
     this.#writes = deps.writes;
     this.#links = deps.links;
+    this.#signing = deps.signing ?? new CommitSigning({ store: deps.store, writes: deps.writes });
     this.#now = deps.now ?? (() => new Date());
+  }
+
+  /**
+   * Commits a change of the demographics. `held` are the contact values claimed for it: when the
+   * commit is only prepared (two-step signing), they stay claimed until it lands or never will,
+   * and then `release` lets go of what is no longer needed.
+   */
+  async #commitDemographics(
+    actor: Actor,
+    input: Parameters<CommitSigning['commit']>[1],
+    release: (landed: boolean) => Promise<void>,
+  ): Promise<void> {
+    let landed = false;
+    let prepared = false;
+    try {
+      await this.#signing.commit(actor, input, { onSettled: release });
+      landed = true;
+    } catch (error) {
+      prepared = isCommitPrepared(error);
+      throw error;
+    } finally {
+      if (!prepared) await release(landed).catch(() => undefined);
+    }
   }
 
   #trailers(actor: Actor, action: 'create' | 'update' | 'delete' | 'restore'): Trailer[] {
@@ -317,6 +350,12 @@ export class PatientService {
   /** Creates the full record; with an idempotency key, a repeat answers as the first did. */
   async create(actor: Actor, body: unknown, idempotencyKey?: string): Promise<CreateResult> {
     const demographics = parseDemographics(body);
+    if (actor.signing === 'prepare') {
+      throw invalidInput(
+        'VPR-Signing',
+        "a new record's first commits are made by the service and are not signed in two steps",
+      );
+    }
     if (idempotencyKey !== undefined && !IDEMPOTENCY_KEY.test(idempotencyKey)) {
       throw invalidInput('Idempotency-Key', 'must be 1 to 255 visible ASCII characters');
     }
@@ -408,8 +447,9 @@ export class PatientService {
     const added = after.filter((c) => !before.some((b) => b.field === c.field && b.value === c.value));
     const dropped = before.filter((b) => !after.some((c) => c.field === b.field && c.value === b.value));
     await this.#claims.claim(id, added);
-    try {
-      await this.#store.commitChange({
+    await this.#commitDemographics(
+      actor,
+      {
         kind: 'demographics',
         id,
         parent: expected,
@@ -419,12 +459,9 @@ export class PatientService {
         summary: 'Updated patient demographics',
         careLocation: actor.careLocation,
         trailers: this.#trailers(actor, 'update'),
-      });
-    } catch (error) {
-      await this.#claims.release(id, added).catch(() => undefined);
-      throw error;
-    }
-    await this.#claims.release(id, dropped).catch(() => undefined);
+      },
+      (landed) => this.#claims.release(id, landed ? dropped : added),
+    );
     return this.#view(id, true);
   }
 
@@ -442,8 +479,9 @@ export class PatientService {
     if (current.stored.active === active) return this.#view(id, true);
     const contacts = contactValues(current.stored);
     if (active) await this.#claims.claim(id, contacts);
-    try {
-      await this.#store.commitChange({
+    await this.#commitDemographics(
+      actor,
+      {
         kind: 'demographics',
         id,
         parent: expected,
@@ -453,12 +491,12 @@ export class PatientService {
         summary: active ? 'Restored patient' : 'Deleted patient (soft)',
         careLocation: actor.careLocation,
         trailers: this.#trailers(actor, active ? 'restore' : 'delete'),
-      });
-    } catch (error) {
-      if (active) await this.#claims.release(id, contacts).catch(() => undefined);
-      throw error;
-    }
-    if (!active) await this.#claims.release(id, contacts).catch(() => undefined);
+      },
+      // A restore keeps its claims once it lands; a delete lets them go once it lands.
+      async (landed) => {
+        if (landed !== active) await this.#claims.release(id, contacts);
+      },
+    );
     return this.#view(id, true);
   }
 

@@ -12,7 +12,7 @@ import type { ObjectId } from '../core/git/git-object.js';
 import { parseRecordId, type RecordId } from '../core/ids/record-id.js';
 import { TimestampIdGenerator } from '../core/ids/timestamp-id.js';
 import { PATIENT_FILE, readPatient } from '../core/patient/fhir-patient.js';
-import type { ChangeInput, RecordStore } from '../core/record/record-store.js';
+import { parseVersion, type ChangeInput, type RecordStore } from '../core/record/record-store.js';
 import { repositoryDir } from '../core/record/record-layout.js';
 import { FileStore, type StoredFile } from '../core/files/file-store.js';
 import { DocumentReader } from '../cache/document-reader.js';
@@ -23,6 +23,8 @@ import { parseYamlMapping } from '../projection/yaml-mapping.js';
 import type { Actor } from './patient-service.js';
 import type { RecordLinks } from './record-links.js';
 import type { WriteSwitch } from './write-switch.js';
+import { CommitSigning, type CommitOptions } from './commit-signing.js';
+import type { ReadVerifier } from './read-verification.js';
 
 /** How often a write that lost the CAS to an unrelated commit is checked and tried again. */
 const CAS_ATTEMPTS = 5;
@@ -34,6 +36,10 @@ export interface RecordAccessDeps {
   readonly cache: ReadCache;
   readonly writes: WriteSwitch;
   readonly links: RecordLinks;
+  /** Where commits are made and the signing policy enforced; no policy when absent. */
+  readonly signing?: CommitSigning;
+  /** Verification on read; off when absent. */
+  readonly verifier?: ReadVerifier;
   readonly now?: () => Date;
 }
 
@@ -88,6 +94,8 @@ export class RecordAccess {
   readonly #cache: ReadCache;
   readonly #writes: WriteSwitch;
   readonly #links: RecordLinks;
+  readonly #signing: CommitSigning;
+  readonly #verifier: ReadVerifier | undefined;
   /** Item commits of one repository run one after another in this process (see commitItem). */
   readonly #queues = new Map<string, Promise<unknown>>();
 
@@ -95,10 +103,12 @@ export class RecordAccess {
     this.kind = kind;
     this.store = deps.store;
     this.projection = deps.projection;
-    this.#documents = new DocumentReader(deps.store, deps.cache);
+    this.#documents = new DocumentReader(deps.store, deps.cache, deps.verifier);
+    this.#verifier = deps.verifier;
     this.#cache = deps.cache;
     this.#writes = deps.writes;
     this.#links = deps.links;
+    this.#signing = deps.signing ?? new CommitSigning({ store: deps.store, writes: deps.writes });
     this.now = deps.now ?? (() => new Date());
   }
 
@@ -142,14 +152,25 @@ export class RecordAccess {
   }
 
   /**
-   * A view of one item (letter, entry) as served at HEAD, from the cache when it was built at
-   * this same HEAD. `build` says whether its answer may be cached: only when everything it used,
-   * the projection's part included, was as of this HEAD, so a cached view is never stale.
+   * A view of one item (letter, entry, thread) as served at `at` (HEAD or a version), checked by
+   * verification on read, from the cache when it was built at this same commit. `build` says
+   * whether its answer may be cached: only when everything it used, the projection's part
+   * included, was as of this commit, so a cached view is never stale.
    */
-  async viewAtHead<T>(key: string, build: () => Promise<{ view: T; cacheable: boolean }>): Promise<T> {
+  async viewAtHead<T>(
+    repoId: RecordId,
+    at: string,
+    key: string,
+    build: () => Promise<{ view: T; cacheable: boolean }>,
+  ): Promise<T> {
     const cached = await this.#cache.getDocument(key);
-    if (cached !== undefined) return JSON.parse(cached.toString('utf8')) as T;
+    if (cached !== undefined) {
+      await this.#verifier?.check(this.kind, repoId, parseVersion(at));
+      return JSON.parse(cached.toString('utf8')) as T;
+    }
+    // Built first: a version that is not a commit of this repository is NOT_FOUND, not a verdict.
     const { view, cacheable } = await build();
+    await this.#verifier?.check(this.kind, repoId, parseVersion(at));
     if (cacheable) await this.#cache.setDocument(key, Buffer.from(JSON.stringify(view)));
     return view;
   }
@@ -159,17 +180,19 @@ export class RecordAccess {
    * if the change no longer applies (wrong version, wrong state); it then returns the commit to
    * make, or undefined when the change would store what is stored already (no commit is made).
    * The commit is made on top of exactly that head, so the check and the write are one step.
+   * It is signed, refused or prepared for signing as the actor's signing mode and the policy say.
    */
   async commitItem(
     actor: Actor,
     repoId: RecordId,
     check: (head: ObjectId) => Promise<ItemCommit | undefined>,
+    options: CommitOptions = {},
   ): Promise<{ commit: ObjectId }> {
     // In this process, writers to one repository take turns, so their checks never race each
     // other (twenty messages posted to one thread at once all land, none retried to exhaustion);
     // the CAS and the retry below cover writers in other processes.
     const previous = this.#queues.get(repoId) ?? Promise.resolve();
-    const turn = previous.catch(() => undefined).then(() => this.#commitItem(actor, repoId, check));
+    const turn = previous.catch(() => undefined).then(() => this.#commitItem(actor, repoId, check, options));
     const settled = turn.catch(() => undefined);
     this.#queues.set(repoId, settled);
     void settled.then(() => {
@@ -182,6 +205,7 @@ export class RecordAccess {
     actor: Actor,
     repoId: RecordId,
     check: (head: ObjectId) => Promise<ItemCommit | undefined>,
+    options: CommitOptions,
   ): Promise<{ commit: ObjectId }> {
     for (let attempt = 1; ; attempt++) {
       const head = this.head(repoId);
@@ -193,7 +217,7 @@ export class RecordAccess {
       const change = await check(head);
       if (change === undefined) return { commit: head };
       try {
-        const result = await this.store.commitChange({
+        const input = {
           kind: this.kind,
           id: repoId,
           parent: head,
@@ -203,7 +227,8 @@ export class RecordAccess {
           summary: change.summary,
           careLocation: actor.careLocation,
           trailers: [...actingTrailers(actor), ...change.trailers],
-        });
+        };
+        const result = await this.#signing.commit(actor, input, options);
         return { commit: result.id };
       } catch (error) {
         // Another change of this repository landed first: look again, and retry if ours still applies.

@@ -263,19 +263,24 @@ export class ThreadService {
     const head = this.#record.head(coordinationId);
     const at = version ?? head;
     if (at === undefined) throw new VprError('NOT_FOUND', 'no thread with this id');
-    return this.#record.viewAtHead(`thread-view/${coordinationId}/${at}/${communicationId}`, async () => {
-      const current = await this.#read(coordinationId, communicationId, at);
-      const view: ThreadView = {
-        communication_id: communicationId,
-        patient_id: String(patientId),
-        coordination_id: coordinationId,
-        version: current.version,
-        commit: at,
-        ledger: current.ledger,
-        messages: parseThread(current.threadText.toString('utf8')).messages.map(messageView),
-      };
-      return { view, cacheable: true };
-    });
+    return this.#record.viewAtHead(
+      coordinationId,
+      at,
+      `thread-view/${coordinationId}/${at}/${communicationId}`,
+      async () => {
+        const current = await this.#read(coordinationId, communicationId, at);
+        const view: ThreadView = {
+          communication_id: communicationId,
+          patient_id: String(patientId),
+          coordination_id: coordinationId,
+          version: current.version,
+          commit: at,
+          ledger: current.ledger,
+          messages: parseThread(current.threadText.toString('utf8')).messages.map(messageView),
+        };
+        return { view, cacheable: true };
+      },
+    );
   }
 
   /** A patient's threads, newest first, from the projection. */

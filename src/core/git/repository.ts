@@ -26,6 +26,7 @@ import {
   diffTrees,
   findEntry,
   listTreeFiles,
+  type EditOutput,
   type FileChange,
   type PathChange,
 } from './tree-edit.js';
@@ -86,6 +87,26 @@ export interface CommitResult {
    * next write (or `recover`) repairs it. The commit itself is durable either way.
    */
   readonly worktreeSynced: boolean;
+}
+
+/** A commit built but not landed (see GitRepository.prepare). */
+export interface PreparedCommit {
+  readonly parent: ObjectId | undefined;
+  readonly data: CommitData;
+  /** The commit's bytes exactly as they are without a signature: what a signer signs. */
+  readonly unsigned: Buffer;
+  readonly objects: readonly HashedObject[];
+  readonly blobs: EditOutput['blobs'];
+  readonly changes: readonly FileChange[];
+}
+
+/** VERSION_CONFLICT unless the head is what the change expects. */
+function assertParent(expected: CommitRequest['parent'], head: ObjectId | undefined): void {
+  if (expected === 'unborn' ? head !== undefined : expected !== 'current' && expected !== head) {
+    throw new VprError('VERSION_CONFLICT', 'the record changed since the version this change was based on', {
+      details: { expected: expected === 'unborn' ? null : expected, current: head ?? null },
+    });
+  }
 }
 
 export interface CommitRecord extends CommitData {
@@ -220,52 +241,79 @@ export class GitRepository {
   async commit(request: CommitRequest): Promise<CommitResult> {
     return this.#withWriteLock(async () => {
       const head = await this.head();
-      const expected = request.parent;
-      if (expected === 'unborn' ? head !== undefined : expected !== 'current' && expected !== head) {
-        throw new VprError(
-          'VERSION_CONFLICT',
-          'the record changed since the version this change was based on',
-          {
-            details: { expected: expected === 'unborn' ? null : expected, current: head ?? null },
-          },
-        );
-      }
-      assertWorktreePathsSafe(
-        this.dir,
-        request.changes.map((c) => c.path),
-      );
-      const baseTree = head === undefined ? undefined : (await this.readCommit(head)).tree;
-      const { root, objects, blobs } = await applyChanges(this.#objects, baseTree, request.changes);
-      const time = request.time ?? Date.now();
-      const signature: GitSignature = { ...request.identity, timestamp: time, timezoneOffset: 0 };
-      const data = {
-        tree: root,
-        parents: head === undefined ? [] : [head],
-        author: signature,
-        committer: signature,
-        extraHeaders: request.extraHeaders ?? [],
-        message: request.message,
-      };
-      const unsigned = encodeCommit(data);
+      assertParent(request.parent, head);
+      const built = await this.#build(request, head);
       const body =
         request.sign === undefined
-          ? unsigned
-          : encodeCommit({ ...data, extraHeaders: [...data.extraHeaders, request.sign(unsigned)] });
-      const commit = hashObject({ type: 'commit', body });
-      await this.#land([...objects, commit], commit.id, head);
-      let worktreeSynced = true;
-      try {
-        if (this.#worktree.holds(head)) await this.#worktree.apply(commit.id, request.changes, blobs);
-        else await this.#worktree.sync(commit.id, await listTreeFiles(this.#objects, root));
-      } catch {
-        // The commit is durable and acknowledged; only the derived working tree lags behind.
-        this.#worktreeStale = true;
-        worktreeSynced = false;
-      }
-      const limit = this.#options.maintenancePackLimit;
-      if (limit > 0 && this.#objects.packCount > limit) this.#scheduleMaintenance();
-      return { id: commit.id, parent: head, worktreeSynced };
+          ? built.unsigned
+          : encodeCommit({
+              ...built.data,
+              extraHeaders: [...built.data.extraHeaders, request.sign(built.unsigned)],
+            });
+      return this.#landBuilt(built, body, head);
     });
+  }
+
+  /**
+   * Builds a commit on top of `parent` without landing it: its objects and its exact unsigned
+   * bytes, for a signer elsewhere to sign (the two-step signing API). Nothing is written; the
+   * result lands with `commitPrepared` only while `parent` is still the head.
+   */
+  async prepare(request: CommitRequest & { readonly parent: ObjectId }): Promise<PreparedCommit> {
+    const head = await this.head();
+    assertParent(request.parent, head);
+    return this.#build(request, head);
+  }
+
+  /**
+   * Lands a prepared commit with `header` (its signature) added last: VERSION_CONFLICT, and
+   * nothing written, when the head has moved since it was prepared.
+   */
+  async commitPrepared(prepared: PreparedCommit, header: CommitHeader): Promise<CommitResult> {
+    return this.#withWriteLock(async () => {
+      const head = await this.head();
+      assertParent(prepared.parent ?? 'unborn', head);
+      const body = encodeCommit({ ...prepared.data, extraHeaders: [...prepared.data.extraHeaders, header] });
+      return this.#landBuilt(prepared, body, head);
+    });
+  }
+
+  async #build(request: CommitRequest, head: ObjectId | undefined): Promise<PreparedCommit> {
+    assertWorktreePathsSafe(
+      this.dir,
+      request.changes.map((c) => c.path),
+    );
+    const baseTree = head === undefined ? undefined : (await this.readCommit(head)).tree;
+    const { root, objects, blobs } = await applyChanges(this.#objects, baseTree, request.changes);
+    const time = request.time ?? Date.now();
+    const signature: GitSignature = { ...request.identity, timestamp: time, timezoneOffset: 0 };
+    const data: CommitData = {
+      tree: root,
+      parents: head === undefined ? [] : [head],
+      author: signature,
+      committer: signature,
+      extraHeaders: request.extraHeaders ?? [],
+      message: request.message,
+    };
+    return { parent: head, data, unsigned: encodeCommit(data), objects, blobs, changes: request.changes };
+  }
+
+  /** Writes a built commit with the given body and brings the working tree along. */
+  async #landBuilt(built: PreparedCommit, body: Buffer, head: ObjectId | undefined): Promise<CommitResult> {
+    const commit = hashObject({ type: 'commit', body });
+    await this.#land([...built.objects, commit], commit.id, head);
+    let worktreeSynced = true;
+    try {
+      if (this.#worktree.holds(head)) await this.#worktree.apply(commit.id, built.changes, built.blobs);
+      else await this.#worktree.sync(commit.id, await listTreeFiles(this.#objects, built.data.tree));
+    } catch {
+      // The commit is durable and acknowledged; only the derived working tree lags behind.
+      this.#worktreeStale = true;
+      worktreeSynced = false;
+    }
+    const limit = this.#options.maintenancePackLimit;
+    if (limit > 0 && this.#objects.packCount > limit) this.#scheduleMaintenance();
+    return { id: commit.id, parent: head, worktreeSynced };
   }
 
   /**

@@ -50,7 +50,7 @@ async function readTree(store: ObjectStore, id: ObjectId | undefined): Promise<T
 }
 
 /** What an edit produced: every object to write, and the blob id of each written path. */
-interface EditOutput {
+export interface EditOutput {
   readonly objects: HashedObject[];
   readonly blobs: Map<RepoPath, ObjectId>;
 }

@@ -19,8 +19,10 @@ import { parseRepoPath, type RepoPath } from '../git/repo-path.js';
 import {
   DEFAULT_REPOSITORY_OPTIONS,
   GitRepository,
+  type CommitRequest,
   type CommitResult,
   type HistoryPage,
+  type PreparedCommit,
   type RepositoryOptions,
 } from '../git/repository.js';
 import type { FileChange } from '../git/tree-edit.js';
@@ -100,6 +102,14 @@ export interface CommitChangeInput {
   readonly sign?: (unsigned: Buffer) => CommitHeader;
 }
 
+/** A change built on its parent, not yet landed: `commit.unsigned` is what its signer signs. */
+export interface PreparedChange {
+  readonly kind: RepositoryKind;
+  readonly id: RecordId;
+  readonly parent: ObjectId;
+  readonly commit: PreparedCommit;
+}
+
 function newRecordIds(): Record<RepositoryKind, RecordId> {
   return { demographics: newRecordId(), clinical: newRecordId(), coordination: newRecordId() };
 }
@@ -144,6 +154,16 @@ function parseChanges(changes: readonly ChangeInput[]): FileChange[] {
     }
     return { path, content };
   });
+}
+
+/** Runs a repository write; a failure that is not one of ours becomes STORAGE_FAILURE. */
+async function storing<T>(write: () => Promise<T>): Promise<T> {
+  try {
+    return await write();
+  } catch (error) {
+    if (error instanceof VprError) throw error;
+    throw new VprError('STORAGE_FAILURE', 'the change could not be stored', { cause: error });
+  }
 }
 
 function identityOf(author: Author) {
@@ -398,6 +418,39 @@ export class RecordStore {
 
   /** Commits a validated change of one or more files to one repository. */
   async commitChange(input: CommitChangeInput): Promise<CommitResult> {
+    const { kind, id, request } = this.#commitRequest(input);
+    const repository = await this.repository(kind, id);
+    const result = await storing(() =>
+      repository.commit({ ...request, ...(input.sign === undefined ? {} : { sign: input.sign }) }),
+    );
+    await this.#notify([{ kind, id, commit: result.id, parent: result.parent }]);
+    return result;
+  }
+
+  /**
+   * Builds a validated change on top of its parent (which it must name) without landing it, for
+   * a signer elsewhere: the prepared commit carries the exact bytes to sign. Nothing is written.
+   */
+  async prepareChange(input: CommitChangeInput & { readonly parent: string }): Promise<PreparedChange> {
+    const { kind, id, request } = this.#commitRequest(input);
+    const parent = parseVersion(input.parent, 'parent');
+    const repository = await this.repository(kind, id);
+    const prepared = await storing(() => repository.prepare({ ...request, parent }));
+    return { kind, id, parent, commit: prepared };
+  }
+
+  /**
+   * Lands a prepared change with its signature header: VERSION_CONFLICT, nothing written, when
+   * the repository moved on since it was prepared.
+   */
+  async commitPrepared(prepared: PreparedChange, header: CommitHeader): Promise<CommitResult> {
+    const repository = await this.repository(prepared.kind, prepared.id);
+    const result = await storing(() => repository.commitPrepared(prepared.commit, header));
+    await this.#notify([{ kind: prepared.kind, id: prepared.id, commit: result.id, parent: result.parent }]);
+    return result;
+  }
+
+  #commitRequest(input: CommitChangeInput): { kind: RepositoryKind; id: RecordId; request: CommitRequest } {
     const kind = parseKind(input.kind);
     const id = parseRecordId(input.id);
     const parent = input.parent === undefined ? 'current' : parseVersion(input.parent, 'parent');
@@ -412,23 +465,14 @@ export class RecordStore {
       careLocation,
       trailers: input.trailers ?? [],
     });
-    const repository = await this.repository(kind, id);
-    let result: CommitResult;
-    try {
-      result = await repository.commit({
-        parent,
-        changes,
-        identity: identityOf(author),
-        message,
-        ...(input.extraHeaders === undefined ? {} : { extraHeaders: input.extraHeaders }),
-        ...(input.sign === undefined ? {} : { sign: input.sign }),
-      });
-    } catch (error) {
-      if (error instanceof VprError) throw error;
-      throw new VprError('STORAGE_FAILURE', 'the change could not be stored', { cause: error });
-    }
-    await this.#notify([{ kind, id, commit: result.id, parent: result.parent }]);
-    return result;
+    const request: CommitRequest = {
+      parent,
+      changes,
+      identity: identityOf(author),
+      message,
+      ...(input.extraHeaders === undefined ? {} : { extraHeaders: input.extraHeaders }),
+    };
+    return { kind, id, request };
   }
 
   async readFile(kind: RepositoryKind, id: string, path: string, version?: string): Promise<Buffer> {

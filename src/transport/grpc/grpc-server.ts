@@ -6,6 +6,11 @@
 // (RPC name, status code, duration, acting key; never the request), and every failure leaves as
 // the status of the one error table (grpc-errors.ts). Malformed messages are refused by grpc-js
 // before any handler runs.
+import {
+  verificationValue,
+  withReadVerification,
+  type ReadVerificationState,
+} from '../../services/read-verification.js';
 import { randomUUID } from 'node:crypto';
 import { once } from 'node:events';
 import * as grpc from '@grpc/grpc-js';
@@ -39,7 +44,7 @@ export function loadVprProto(): protoLoader.PackageDefinition {
   return protoLoader.loadSync('vpr/v1/vpr.proto', PROTO_LOADER_OPTIONS);
 }
 
-export interface GrpcServerDeps extends RpcDeps {
+export interface GrpcServerDeps extends Omit<RpcDeps, 'decodeRequest'> {
   readonly keys: ApiKeys;
   readonly metrics: ServiceMetrics;
   readonly tracing: Tracing;
@@ -108,7 +113,14 @@ const first = (metadata: grpc.Metadata, key: string): string | undefined => {
 export function buildGrpcServer(deps: GrpcServerDeps, options: GrpcServerOptions): GrpcDoor {
   const definition = loadVprProto();
   const service = guarded((definition[SERVICE_NAME] ?? {}) as grpc.ServiceDefinition);
-  const rpcs = vprRpcs(deps);
+  const rpcs = vprRpcs({
+    ...deps,
+    decodeRequest: (method, bytes) => {
+      const decoded = service[method]!.requestDeserialize(bytes);
+      assertWellFormed(decoded);
+      return decoded;
+    },
+  });
   const server = new grpc.Server({
     'grpc.max_receive_message_length': options.bodyLimit,
   });
@@ -199,9 +211,12 @@ export function buildGrpcServer(deps: GrpcServerDeps, options: GrpcServerOptions
     };
   }
 
-  const trailer = (requestId: string) => {
+  /** The trailing metadata of an answer: the request id, and what verification on read found. */
+  const trailer = (requestId: string, verification?: ReadVerificationState) => {
     const metadata = new grpc.Metadata();
     metadata.set('x-request-id', requestId);
+    const verdict = verificationValue(verification);
+    if (verdict !== undefined) metadata.set('vpr-verification', verdict);
     return metadata;
   };
 
@@ -214,16 +229,20 @@ export function buildGrpcServer(deps: GrpcServerDeps, options: GrpcServerOptions
     run: (principal: Principal | undefined) => Promise<unknown>,
   ): void {
     const books = track(name, call);
+    let verification: ReadVerificationState | undefined;
     Promise.resolve()
-      .then(() => {
-        const principal = admit(call, scope);
-        books.admitted(principal);
-        return run(principal);
-      })
+      .then(() =>
+        withReadVerification((state) => {
+          verification = state;
+          const principal = admit(call, scope);
+          books.admitted(principal);
+          return run(principal);
+        }),
+      )
       .then(
         (answer) => {
           books.finish(grpc.status.OK);
-          callback(null, answer, trailer(books.requestId));
+          callback(null, answer, trailer(books.requestId, verification));
         },
         (error: unknown) => {
           const failure = books.failure(error);
@@ -253,7 +272,9 @@ export function buildGrpcServer(deps: GrpcServerDeps, options: GrpcServerOptions
           call.on('cancelled', () => {
             cancelled = true;
           });
-          (async () => {
+          let verification: ReadVerificationState | undefined;
+          withReadVerification(async (state) => {
+            verification = state;
             const principal = admit(call, rpc.scope) as Principal;
             books.admitted(principal);
             assertWellFormed(call.request);
@@ -262,10 +283,10 @@ export function buildGrpcServer(deps: GrpcServerDeps, options: GrpcServerOptions
               if (cancelled) break;
               if (!call.write(message)) await Promise.race([once(call, 'drain'), once(call, 'cancelled')]);
             }
-          })().then(
+          }).then(
             () => {
               books.finish(cancelled ? grpc.status.CANCELLED : grpc.status.OK);
-              call.end(trailer(books.requestId));
+              call.end(trailer(books.requestId, verification));
             },
             (error: unknown) => {
               const failure = books.failure(error);

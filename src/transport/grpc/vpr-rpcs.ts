@@ -10,6 +10,7 @@ import { VprError, invalidInput } from '../../core/errors.js';
 import { MAX_ATTACHMENTS } from '../../core/clinical/letter.js';
 import type { PatientService } from '../../services/patient-service.js';
 import type { SignatureService } from '../../services/signature-service.js';
+import { isCommitPrepared, type CommitSigning } from '../../services/commit-signing.js';
 import type { Upload } from '../../services/letter-service.js';
 import type { WriteSwitch } from '../../services/write-switch.js';
 import type { ClinicalServices } from '../http/clinical-routes.js';
@@ -46,6 +47,9 @@ import { fromStruct, toStruct, toValue, type WireStruct } from './struct.js';
 export interface RpcDeps {
   readonly patients: PatientService;
   readonly signatures: SignatureService;
+  readonly signing: CommitSigning;
+  /** Decodes a serialised request message of the named call (for PrepareSignedCall). */
+  readonly decodeRequest: (method: string, bytes: Buffer) => unknown;
   readonly clinical: ClinicalServices;
   readonly coordination: CoordinationServices;
   readonly writes: WriteSwitch;
@@ -194,7 +198,51 @@ function uploadsOf(messages: AsyncIterator<UploadMessage>): AsyncIterable<Upload
   };
 }
 
+/** Calls that cannot be run in the prepare signing mode, though they write. */
+const NOT_PREPARABLE = new Set(['CreatePatient', 'PrepareSignedCall', 'SubmitCommitSignature']);
+
 export function vprRpcs(deps: RpcDeps): Record<string, Rpc> {
+  const table = writeAndReadRpcs(deps);
+  return {
+    ...table,
+    PrepareSignedCall: unary<{ method?: string; request?: Buffer }>('patient:write', async (r, actor) => {
+      const target = r.method === undefined ? undefined : table[r.method];
+      if (
+        target === undefined ||
+        target.kind !== 'unary' ||
+        target.scope !== 'patient:write' ||
+        NOT_PREPARABLE.has(r.method!)
+      ) {
+        throw invalidInput('method', 'must name a unary write call of vpr.v1.VPR other than CreatePatient');
+      }
+      const request = deps.decodeRequest(r.method!, r.request ?? Buffer.alloc(0));
+      try {
+        await target.handle(request as never, { ...actor, signing: 'prepare' } as Principal);
+      } catch (error) {
+        if (!isCommitPrepared(error)) throw error;
+        const view = error.view;
+        return { prepared_commit: { ...view, bytes: Buffer.from(view.bytes, 'base64') }, no_change: false };
+      }
+      return { no_change: true };
+    }),
+    SubmitCommitSignature: unary<{
+      prepared_commit_id?: string;
+      signature?: Buffer;
+      certificates?: Buffer[];
+      public_key?: Buffer;
+    }>('patient:write', async (r, actor) => {
+      const landed = await deps.signing.submit(actor, r.prepared_commit_id ?? '', {
+        signature: (r.signature ?? Buffer.alloc(0)).toString('base64'),
+        certificates: (r.certificates ?? []).map((der) => der.toString('base64')),
+        ...(r.public_key === undefined ? {} : { public_key: r.public_key.toString('base64') }),
+      });
+      const { registration, ...signer } = landed.signer;
+      return { ...landed, signer: { ...signer, ...(registration === null ? {} : { registration }) } };
+    }),
+  };
+}
+
+function writeAndReadRpcs(deps: RpcDeps): Record<string, Rpc> {
   const { patients, clinical, coordination } = deps;
   const { letters, entries, contributions } = clinical;
   const { status, threads, events } = coordination;

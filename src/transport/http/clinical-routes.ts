@@ -5,7 +5,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { MultipartFile, MultipartValue } from '@fastify/multipart';
 import { VprError, invalidInput } from '../../core/errors.js';
-import type { Principal } from '../../auth/api-keys.js';
+import { actorOf } from './request-actor.js';
 import type { ContributionService } from '../../services/contribution-service.js';
 import type { EntryService } from '../../services/entry-service.js';
 import type { LetterService, Upload } from '../../services/letter-service.js';
@@ -44,11 +44,6 @@ export interface ClinicalServices {
   readonly letters: LetterService;
   readonly entries: EntryService;
   readonly contributions: ContributionService;
-}
-
-function actorOf(principal: Principal | undefined): Principal {
-  if (principal === undefined) throw new VprError('UNAUTHENTICATED', 'send a valid API key');
-  return principal;
 }
 
 const header = (value: string | string[] | undefined): string | undefined =>

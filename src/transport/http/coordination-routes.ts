@@ -4,8 +4,7 @@
 // list a patient's; a care location's appointments of a day). Handlers only read the request,
 // call a service and write the answer.
 import type { FastifyInstance, FastifyReply } from 'fastify';
-import { VprError } from '../../core/errors.js';
-import type { Principal } from '../../auth/api-keys.js';
+import { actorOf } from './request-actor.js';
 import type { CareEventService } from '../../services/care-event-service.js';
 import type { CoordinationStatusService } from '../../services/coordination-record.js';
 import type { ThreadService } from '../../services/thread-service.js';
@@ -44,11 +43,6 @@ export interface CoordinationServices {
   readonly status: CoordinationStatusService;
   readonly threads: ThreadService;
   readonly events: CareEventService;
-}
-
-function actorOf(principal: Principal | undefined): Principal {
-  if (principal === undefined) throw new VprError('UNAUTHENTICATED', 'send a valid API key');
-  return principal;
 }
 
 const header = (value: string | string[] | undefined): string | undefined =>

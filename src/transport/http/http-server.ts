@@ -22,6 +22,14 @@ import { VprError, isVprError, type ErrorCode } from '../../core/errors.js';
 import { ERROR_STATUSES } from '../error-statuses.js';
 import { loggableError, type ServiceMetrics, type Tracing } from '../observability.js';
 import { registerPatientRoutes } from './patient-routes.js';
+import { registerSigningRoutes } from './signing-routes.js';
+import { SIGNING_HEADER, signingModeOf } from './request-actor.js';
+import { isCommitPrepared, type CommitSigning, type SigningMode } from '../../services/commit-signing.js';
+import {
+  verificationValue,
+  withReadVerification,
+  type ReadVerificationState,
+} from '../../services/read-verification.js';
 import { registerSystemRoutes, type SystemDeps } from './system-routes.js';
 import type { PatientService } from '../../services/patient-service.js';
 import type { SignatureService } from '../../services/signature-service.js';
@@ -32,8 +40,10 @@ import { MAX_ATTACHMENTS } from '../../core/clinical/letter.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
-    principal?: Principal;
+    principal?: Principal & { readonly signing?: SigningMode };
     span?: Span;
+    /** What verification on read found in this request's reads (VPR_VERIFY_ON_READ). */
+    readVerification?: ReadVerificationState;
   }
   interface FastifyContextConfig {
     /** The scope a key needs for this route; routes without one are open. */
@@ -46,6 +56,7 @@ declare module 'fastify' {
 export interface HttpServerDeps extends SystemDeps {
   readonly patients: PatientService;
   readonly signatures: SignatureService;
+  readonly signing: CommitSigning;
   readonly clinical: ClinicalServices;
   readonly coordination: CoordinationServices;
   readonly keys: ApiKeys;
@@ -162,10 +173,28 @@ export async function buildHttpServer(
     const principal = deps.keys.authenticate(keyOf(request));
     if (principal === undefined)
       throw new VprError('UNAUTHENTICATED', 'send a valid API key in x-api-key or Authorization: Bearer');
-    request.principal = principal;
     if (!principal.scopes.has(scope)) {
       throw new VprError('FORBIDDEN', `this key lacks the ${scope} scope`, { details: { scope } });
     }
+    const signing = signingModeOf(request.headers[SIGNING_HEADER]);
+    request.principal = signing === undefined ? principal : { ...principal, signing };
+  });
+
+  // Each handler runs with its own verification-on-read state; what its reads found is reported
+  // in the VPR-Verification header (set when the answer is sent, so streamed answers carry it too).
+  app.addHook('onRoute', (route) => {
+    const handler = route.handler;
+    route.handler = function (this: FastifyInstance, request, reply) {
+      return withReadVerification((state) => {
+        request.readVerification = state;
+        return handler.call(this, request, reply);
+      });
+    };
+  });
+  app.addHook('onSend', async (request, reply, payload) => {
+    const verification = verificationValue(request.readVerification);
+    if (verification !== undefined) reply.header('vpr-verification', verification);
+    return payload;
   });
 
   app.addHook('onResponse', async (request, reply) => {
@@ -190,6 +219,10 @@ export async function buildHttpServer(
   });
 
   app.setErrorHandler(async (error, request, reply) => {
+    // A write in the prepare signing mode stopped where it would commit: not a failure.
+    if (isCommitPrepared(error)) {
+      return reply.code(202).type('application/json; charset=utf-8').send({ prepared_commit: error.view });
+    }
     const vpr = asVprError(error);
     if (ERROR_STATUSES[vpr.code].http >= 500) {
       request.log.error(
@@ -263,7 +296,8 @@ export async function buildHttpServer(
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
 
   registerSystemRoutes(app, deps);
-  registerPatientRoutes(app, deps.patients, deps.signatures);
+  registerPatientRoutes(app, deps.patients);
+  registerSigningRoutes(app, deps.signatures, deps.signing);
   registerClinicalRoutes(app, deps.clinical);
   registerCoordinationRoutes(app, deps.coordination);
   return app;

@@ -2,8 +2,7 @@
 // list and history, with ETags, If-Match, If-None-Match and Idempotency-Key. Each handler only
 // reads the request, calls the patient service and writes the answer.
 import type { FastifyInstance } from 'fastify';
-import type { Principal } from '../../auth/api-keys.js';
-import { VprError } from '../../core/errors.js';
+import { actorOf } from './request-actor.js';
 import type { PatientService, PatientView } from '../../services/patient-service.js';
 import { etagOf, noneMatchHits, parseIfMatch } from './etag.js';
 import {
@@ -16,27 +15,15 @@ import {
   PatientPage,
   PatientParams,
   PatientReplace,
-  PatientSignatures,
-  SignatureQuery,
 } from './schemas.js';
-import type { SignatureService } from '../../services/signature-service.js';
 
 const errors = { '4xx': ErrorBody, '5xx': ErrorBody };
 const tags = ['patients'];
 
-function actorOf(principal: Principal | undefined): Principal {
-  if (principal === undefined) throw new VprError('UNAUTHENTICATED', 'send a valid API key');
-  return principal;
-}
-
 const header = (value: string | string[] | undefined): string | undefined =>
   Array.isArray(value) ? value.join(', ') : value;
 
-export function registerPatientRoutes(
-  app: FastifyInstance,
-  patients: PatientService,
-  signatures: SignatureService,
-): void {
+export function registerPatientRoutes(app: FastifyInstance, patients: PatientService): void {
   const withVersion = (reply: { header(name: string, value: string): unknown }, patient: PatientView) =>
     reply.header('etag', etagOf(patient.version));
 
@@ -182,21 +169,5 @@ export function registerPatientRoutes(
       },
     },
     async (request) => patients.history(request.params.patient_id, request.query),
-  );
-
-  app.get<{ Params: { patient_id: string }; Querystring: { limit?: number } }>(
-    '/api/v1/patients/:patient_id/signatures',
-    {
-      config: { scope: 'patient:read' },
-      schema: {
-        tags,
-        summary:
-          'Verify the commit signatures of the patient’s three repositories against the trust anchors (docs/signing.md)',
-        params: PatientParams,
-        querystring: SignatureQuery,
-        response: { 200: PatientSignatures, ...errors },
-      },
-    },
-    async (request) => signatures.verifyPatient(request.params.patient_id, request.query),
   );
 }

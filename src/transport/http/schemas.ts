@@ -290,3 +290,56 @@ export const PatientSignatures = Type.Object(
   },
   { title: 'PatientSignatures' },
 );
+
+export const PreparedCommitParams = Type.Object(
+  { prepared_commit_id: id('The prepared commit, as the write that prepared it answered.') },
+  { additionalProperties: false },
+);
+
+export const PreparedCommit = Type.Object(
+  {
+    prepared_commit: Type.Object({
+      prepared_commit_id: Type.String(),
+      repository: Type.String({ description: 'demographics, clinical or coordination.' }),
+      parent: commit,
+      bytes: Type.String({
+        description: 'The exact unsigned commit bytes, base64: sign them with ECDSA P-256 and SHA-256.',
+      }),
+      bytes_sha256: Type.String({ description: 'SHA-256 of the bytes, hex, to show the signer.' }),
+      subject: Type.String({ description: 'The first line of the commit message.' }),
+      expires_at: Type.String({ format: 'date-time' }),
+    }),
+  },
+  { title: 'PreparedCommit' },
+);
+
+export const SignatureSubmission = Type.Object(
+  {
+    signature: Type.String({ description: 'The DER ECDSA signature over the bytes, base64.' }),
+    certificates: Type.Array(Type.String(), {
+      minItems: 1,
+      maxItems: 8,
+      description: "The signer's certificate and its chain, leaf first, each PEM or base64 DER.",
+    }),
+    public_key: Type.Optional(
+      Type.String({
+        description: "The signer's public key (SubjectPublicKeyInfo DER, base64); must be the certificate's.",
+      }),
+    ),
+  },
+  { title: 'SignatureSubmission', additionalProperties: false },
+);
+
+export const SubmittedCommit = Type.Object(
+  {
+    commit,
+    repository: Type.String(),
+    parent: commit,
+    signer: Type.Object({
+      subject: Type.String(),
+      registration: nullable(Type.String()),
+      key_fingerprint: Type.String(),
+    }),
+  },
+  { title: 'SubmittedCommit' },
+);
