@@ -7,7 +7,9 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { careLocation, clinician, demographics } from './support/fixtures.js';
-import { assertCleanAndSound } from './support/git-check.js';
+import { assertCleanAndSound, git } from './support/git-check.js';
+import { startGrpcService } from './support/grpc.js';
+import { CLINICIAN_KEY, WRITER_KEY, auth, patientBody } from './support/service.js';
 import { forgeOnTop, signOnTop } from './support/signing.js';
 import { tempDir } from './support/temp-dir.js';
 import { repositoryDir } from '../src/core/record/record-layout.js';
@@ -169,3 +171,81 @@ test('vpr cert makes a CA and a clinician certificate; vpr verify reports each c
   assert.equal(caught.code, 1);
   assert.match(caught.stdout, new RegExp(`^${forged}  INVALID \\(bad-signature\\)`, 'm'));
 });
+
+test('vpr signed-write signs a letter to a running server in two steps; the key stays here', async (t) => {
+  const dir = await tempDir(t);
+  const ca = join(dir, 'test-ca');
+  const ada = join(dir, 'ada');
+  assert.equal(
+    (await vpr(dir, ['cert', 'ca', 'create', '--name', 'Synthetic Test CA', '--out', ca])).code,
+    0,
+  );
+  const made = await vpr(dir, [
+    ...['cert', 'create', '--name', 'Dr Ada Synthetic', '--authority', 'GMC', '--number', '7000001'],
+    ...['--ca', ca, '--out', ada],
+  ]);
+  assert.equal(made.code, 0, made.stderr);
+  const service = await startGrpcService(t, 'pglite', {
+    VPR_TRUST_ANCHORS: `${ca}.cert.pem`,
+    VPR_SIGNING_POLICY: 'clinical',
+  });
+  const created = await service.inject({
+    method: 'POST',
+    url: '/api/v1/patients',
+    headers: { ...auth(WRITER_KEY), 'content-type': 'application/json' },
+    payload: patientBody(),
+  });
+  const patient = created.json() as { patient_id: string; clinical_id: string };
+  const path = `/api/v1/patients/${patient.patient_id}/letters`;
+  const letter = JSON.stringify({ title: 'Clinic letter', body: 'Signed from the command line.\n' });
+
+  // From stdin, as JSON for a script.
+  const signed = await vprWithInput(
+    dir,
+    ['signed-write', 'POST', path, '--server', service.restUrl, '--signer', ada, '--input', '-', '--json'],
+    letter,
+    { VPR_API_KEY: CLINICIAN_KEY },
+  );
+  assert.equal(signed.code, 0, signed.stderr);
+  const outcome = JSON.parse(signed.stdout) as { landed: boolean; commit: string; repository: string };
+  assert.deepEqual([outcome.landed, outcome.repository], [true, 'clinical']);
+  const clinicalDir = repositoryDir(service.dataDir, 'clinical', parseRecordId(patient.clinical_id));
+  assert.equal((await git(clinicalDir, ['rev-parse', 'HEAD'])).trim(), outcome.commit);
+  await assertCleanAndSound(clinicalDir);
+  const verified = await vpr(service.dataDir, ['verify', 'clinical', patient.clinical_id, '--json'], {
+    VPR_TRUST_ANCHORS: `${ca}.cert.pem`,
+  });
+  assert.equal(verified.code, 0, verified.stderr);
+  assert.match(verified.stdout, /vpr:\/\/GMC\/7000001/);
+
+  // The server's refusal comes back with its code and exit code: a bad API key is 7.
+  const refused = await vprWithInput(
+    dir,
+    ['signed-write', 'POST', path, '--server', service.restUrl, '--signer', ada, '--input', '-'],
+    letter,
+    { VPR_API_KEY: 'not-a-key-of-this-server-000' },
+  );
+  assert.equal(refused.code, 7, refused.stderr);
+  assert.match(refused.stderr, /UNAUTHENTICATED/);
+  const noMethod = await vpr(dir, ['signed-write', 'GET', path], { VPR_API_KEY: CLINICIAN_KEY });
+  assert.equal(noMethod.code, 2);
+});
+
+function vprWithInput(
+  dataDir: string,
+  args: string[],
+  input: string,
+  env: Record<string, string>,
+): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = execFile(
+      CLI,
+      args,
+      { env: { ...process.env, VPR_DATA_DIR: dataDir, ...env } },
+      (error, stdout, stderr) => {
+        resolve({ code: error === null ? 0 : Number(error.code), stdout, stderr });
+      },
+    );
+    child.stdin?.end(input);
+  });
+}

@@ -13,6 +13,10 @@ import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 import { ERROR_CODES, VprError, type ErrorCode } from '../src/core/errors.js';
 import { repositoryDir } from '../src/core/record/record-layout.js';
+import {
+  createCertificateAuthority,
+  createProfessionalCertificate,
+} from '../src/core/signing/certificates.js';
 import { ERROR_STATUSES } from '../src/transport/error-statuses.js';
 import { decodeStatusDetails, toServiceError } from '../src/transport/grpc/grpc-errors.js';
 import { SERVICE_NAME, loadVprProto } from '../src/transport/grpc/grpc-server.js';
@@ -20,6 +24,7 @@ import { toStruct } from '../src/transport/grpc/struct.js';
 import { appointmentOn, threadParticipants as PARTICIPANTS } from './support/fixtures.js';
 import { assertCleanAndSound, git } from './support/git-check.js';
 import { failsWith, startGrpcService } from './support/grpc.js';
+import { tempDir } from './support/temp-dir.js';
 import {
   ADMIN_KEY,
   CLINIC,
@@ -46,7 +51,17 @@ const field = (s: Json, name: string) => {
 
 for (const backend of withServices) {
   test(`every RPC of vpr.v1.VPR over a socket (${backend})`, async (t) => {
-    const service = await startGrpcService(t, backend, { VPR_UPLOAD_LIMIT: String(8 * 1024 * 1024) });
+    const ca = await createCertificateAuthority('Synthetic Test CA');
+    const signer = await createProfessionalCertificate(
+      { name: 'Dr Ada Synthetic', authority: 'GMC', number: '7000001' },
+      { issuer: ca },
+    );
+    const anchors = join(await tempDir(t), 'anchors.pem');
+    await writeFile(anchors, ca.certificatePem);
+    const service = await startGrpcService(t, backend, {
+      VPR_UPLOAD_LIMIT: String(8 * 1024 * 1024),
+      VPR_TRUST_ANCHORS: anchors,
+    });
     const writer = service.client(WRITER_KEY);
     const clinician = service.client(CLINICIAN_KEY);
     const reader = service.client(READER_KEY);
@@ -334,6 +349,18 @@ for (const backend of withServices) {
       ofDay.events.map((e: Json) => e.event_id),
       [appointment.event_id],
     );
+
+    // Two-step signing: a letter prepared, signed here with a certified key, submitted.
+    called.add('PrepareSignedCall');
+    called.add('SubmitCommitSignature');
+    const signedLetter = await clinician.callSigned(
+      'CreateLetter',
+      { patient_id: P, letter: { title: 'Signed letter', body: 'Signed in two steps.\n' } },
+      { keyPem: signer.privateKeyPem, certificatePems: [signer.certificatePem] },
+    );
+    assert.equal(signedLetter.landed, true);
+    const verified = await rpc(reader, 'VerifyPatientSignatures', { patient_id: P });
+    assert.equal(verified.repositories[1].valid, 1);
 
     const definition = loadVprProto()[SERVICE_NAME] as grpc.ServiceDefinition;
     assert.deepEqual([...called].sort(), Object.keys(definition).sort(), 'every RPC is called above');

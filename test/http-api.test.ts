@@ -323,6 +323,10 @@ test('authentication: keys in either header, scopes, and the open routes', async
   });
   const openapi = (await service.inject({ url: '/openapi.json' })).json();
   assert.equal(openapi.openapi, '3.1.0');
+  assert.ok(
+    openapi.paths['/api/v1/prepared-commits/{prepared_commit_id}/signature']?.post,
+    'signature submission',
+  );
   assert.deepEqual(
     Object.keys(openapi.paths)
       // The patient API's own paths; the clinical and coordination ones are checked in their own tests.

@@ -1,8 +1,9 @@
 #!/usr/bin/env node
 // The `vpr` command line, as far as the core record store goes (issue 2): create a full record,
 // read a file, list history, diff two versions, recover and repack a repository; and for signed
-// commits (issue 8), make signing keys and certificates and verify a repository's signatures. It works on the
-// local data directory (VPR_DATA_DIR). Issue 9 grows it into the full tool. No logic lives here:
+// commits (issue 8), make signing keys and certificates, verify a repository's signatures, and
+// sign a write to a running server in two steps. It works on the local data directory
+// (VPR_DATA_DIR), except signed-write. Issue 9 grows it into the full tool. No logic lives here:
 // each command parses its arguments, calls the record store and prints the result.
 import { readFile, writeFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
@@ -24,6 +25,7 @@ import {
 import { NO_TRUST_ANCHORS, parseTrustAnchors } from '../core/signing/trust-anchors.js';
 import { verifyCommitBytes, type Verdict } from '../core/signing/verify-commit.js';
 import { verifyHistory } from '../core/signing/verify-history.js';
+import { VprRequestError, signedWrite } from '../client/signing-client.js';
 
 /** A progress bar on a terminal, nothing when output goes to a file or --json was asked for. */
 function progressBar(total: number, json: boolean): cliProgress.SingleBar | undefined {
@@ -60,6 +62,11 @@ const USAGE = `usage: vpr <command> [options]   (data directory: VPR_DATA_DIR, d
   verify <kind> <id> [--commit <sha>] [--limit <n>]
                                            verify a commit's signature, or every commit of the repository,
                                            against VPR_TRUST_ANCHORS; exit code 1 when any is invalid
+  signed-write <METHOD> <path> --server <url> --signer <prefix> [--input <file.json>|-] [--if-match <etag>]
+                                           a write to a running server whose commit is signed here, in two
+                                           steps: the server prepares it, <prefix>.key.pem signs it (the key
+                                           never leaves this machine), the signature and <prefix>.cert.pem
+                                           (plus --chain <file>) are submitted; API key from VPR_API_KEY
 
   <kind> is one of: ${REPOSITORY_KINDS.join(', ')}. Add --json for machine-readable output.`;
 
@@ -147,6 +154,66 @@ async function certificate(
   });
 }
 
+const WRITE_METHODS = ['POST', 'PUT', 'PATCH', 'DELETE'] as const;
+
+/** `signed-write`: the client half of two-step signing, against a running server. */
+async function signedWriteCommand(
+  rest: readonly string[],
+  values: Record<string, string | boolean | undefined>,
+  print: (human: string, json: unknown) => void,
+): Promise<void> {
+  const text = (name: string) => (typeof values[name] === 'string' ? (values[name] as string) : undefined);
+  const [method, path] = rest;
+  if (
+    !WRITE_METHODS.includes(method?.toUpperCase() as never) ||
+    path === undefined ||
+    !path.startsWith('/api/')
+  ) {
+    usage(`signed-write needs a method (${WRITE_METHODS.join(', ')}) and an /api/ path`);
+  }
+  const server = text('server');
+  const signerPrefix = text('signer');
+  if (server === undefined || signerPrefix === undefined) usage('signed-write needs --server and --signer');
+  const apiKey = process.env.VPR_API_KEY;
+  if (apiKey === undefined || apiKey === '') {
+    throw new VprError('UNAUTHENTICATED', 'set VPR_API_KEY to the API key to write with');
+  }
+  const input = text('input');
+  const bodyText =
+    input === undefined ? undefined : input === '-' ? await readStdin() : await readFile(input, 'utf8');
+  let body: unknown;
+  try {
+    body = bodyText === undefined ? undefined : JSON.parse(bodyText);
+  } catch {
+    throw invalidInput('--input', 'is not JSON');
+  }
+  const chain = text('chain') === undefined ? [] : [await readFile(text('chain')!, 'utf8')];
+  const outcome = await signedWrite({
+    server,
+    apiKey,
+    method: method!.toUpperCase() as (typeof WRITE_METHODS)[number],
+    path,
+    ...(body === undefined ? {} : { body }),
+    ...(text('if-match') === undefined ? {} : { headers: { 'if-match': text('if-match')! } }),
+    signer: {
+      keyPem: await readFile(`${signerPrefix}.key.pem`, 'utf8'),
+      certificatePems: [await readFile(`${signerPrefix}.cert.pem`, 'utf8'), ...chain],
+    },
+  });
+  print(
+    outcome.landed
+      ? `signed commit ${outcome.commit} landed in the ${outcome.repository} repository`
+      : 'nothing to sign: the write changed nothing',
+    outcome,
+  );
+}
+
+async function readStdin(): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks).toString('utf8');
+}
+
 async function run(argv: readonly string[]): Promise<void> {
   const { values, positionals } = parseArgs({
     args: [...argv],
@@ -165,6 +232,10 @@ async function run(argv: readonly string[]): Promise<void> {
       ca: { type: 'string' },
       days: { type: 'string' },
       commit: { type: 'string' },
+      server: { type: 'string' },
+      signer: { type: 'string' },
+      chain: { type: 'string' },
+      'if-match': { type: 'string' },
       json: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
@@ -178,6 +249,10 @@ async function run(argv: readonly string[]): Promise<void> {
     console.log(values.json ? JSON.stringify(json, null, 2) : human);
   if (command === 'cert') {
     await certificate(rest, values, print);
+    return;
+  }
+  if (command === 'signed-write') {
+    await signedWriteCommand(rest, values, print);
     return;
   }
   const config = loadConfig();
@@ -336,6 +411,10 @@ try {
   if (isVprError(error)) {
     console.error(`vpr: ${error.code}: ${error.message}`);
     process.exitCode = error.details?.usage === true ? USAGE_EXIT : ERROR_STATUSES[error.code].exit;
+  } else if (error instanceof VprRequestError) {
+    // The server's answer: its stable code, and the exit code the table gives that code.
+    console.error(`vpr: ${error.code}: ${error.message}`);
+    process.exitCode = ERROR_STATUSES[error.code as keyof typeof ERROR_STATUSES]?.exit ?? 1;
   } else if (
     error instanceof TypeError &&
     'code' in error &&

@@ -1,8 +1,10 @@
 // A small client of the vpr.v1.VPR service for this repository's own tests, benchmarks and tools:
 // unary calls as promises (answer and trailers), the streamed letter upload and the streamed
-// attachment download, with the API key sent as `x-api-key` metadata on every call.
+// attachment download, a write signed in two steps, with the API key sent as `x-api-key`
+// metadata on every call.
 import * as grpc from '@grpc/grpc-js';
 import { SERVICE_NAME, loadVprProto } from './grpc-server.js';
+import { signPrepared, type SignerFiles } from '../../client/signing-client.js';
 
 export interface CallResult<T> {
   readonly response: T;
@@ -14,11 +16,13 @@ type Method = (...args: unknown[]) => grpc.ClientUnaryCall;
 export class VprGrpcClient {
   readonly #client: grpc.Client;
   readonly #key: string | undefined;
+  readonly #service: grpc.ServiceDefinition;
 
   constructor(address: string, options: { key?: string; credentials?: grpc.ChannelCredentials } = {}) {
     const definition = grpc.loadPackageDefinition(loadVprProto());
     const Service = (definition.vpr as { v1: { VPR: grpc.ServiceClientConstructor } }).v1.VPR;
     this.#client = new Service(address, options.credentials ?? grpc.credentials.createInsecure());
+    this.#service = Service.service;
     this.#key = options.key;
   }
 
@@ -34,6 +38,39 @@ export class VprGrpcClient {
     const method = (this.#client as unknown as Record<string, Method>)[name];
     if (method === undefined) throw new Error(`${SERVICE_NAME} has no ${name}`);
     return method.bind(this.#client);
+  }
+
+  /**
+   * A unary write whose commit is signed by `signer` in two steps: PrepareSignedCall with the
+   * request serialised, the prepared bytes signed here, SubmitCommitSignature. Answers the
+   * commit that landed, or `landed: false` when the call changed nothing.
+   */
+  async callSigned(
+    name: string,
+    request: object,
+    signer: SignerFiles,
+    options: { key?: string | null } = {},
+  ): Promise<{ landed: boolean; commit?: string; signer?: unknown }> {
+    const method = this.#service[name];
+    if (method === undefined) throw new Error(`${SERVICE_NAME} has no ${name}`);
+    const serialised = method.requestSerialize(request);
+    const { response } = await this.call<{
+      prepared_commit?: { prepared_commit_id: string; bytes: Buffer };
+      no_change?: boolean;
+    }>('PrepareSignedCall', { method: name, request: serialised }, options);
+    const prepared = response.prepared_commit;
+    if (prepared === undefined || prepared === null) return { landed: false };
+    const parts = signPrepared(prepared, signer);
+    const landed = await this.call<{ commit: string; signer: unknown }>(
+      'SubmitCommitSignature',
+      {
+        prepared_commit_id: prepared.prepared_commit_id,
+        signature: parts.signature,
+        certificates: parts.certificates,
+      },
+      options,
+    );
+    return { landed: true, commit: landed.response.commit, signer: landed.response.signer };
   }
 
   /** One unary call; rejects with the grpc-js ServiceError (code, details, metadata). */
