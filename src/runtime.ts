@@ -180,30 +180,15 @@ export async function startRuntime(config: VprConfig, options: RuntimeOptions = 
     config.tls === undefined
       ? undefined
       : { cert: readFileSync(config.tls.certFile), key: readFileSync(config.tls.keyFile) };
-  const clinicalRecord = new ClinicalRecord({
-    store,
-    projection,
-    cache,
-    writes,
-    links,
-    signing,
-    verifier,
-    maxUploadBytes: config.uploadLimit,
-  });
+  // What both kinds of record (clinical, coordination) are made of.
+  const recordDeps = { store, projection, cache, writes, links, signing, verifier };
+  const clinicalRecord = new ClinicalRecord({ ...recordDeps, maxUploadBytes: config.uploadLimit });
   const clinical = {
     letters: new LetterService(clinicalRecord),
     entries: new EntryService(clinicalRecord),
     contributions: new ContributionService(clinicalRecord),
   };
-  const coordinationRecord = new CoordinationRecord({
-    store,
-    projection,
-    cache,
-    writes,
-    links,
-    signing,
-    verifier,
-  });
+  const coordinationRecord = new CoordinationRecord(recordDeps);
   const coordination = {
     status: new CoordinationStatusService(coordinationRecord),
     threads: new ThreadService(coordinationRecord),

@@ -104,13 +104,20 @@ function describe(verdict: Verdict): string {
     : 'signed, valid: an uncertified key';
 }
 
+/** Reads a command's string options by name: undefined when absent. */
+function textOptions(
+  values: Record<string, string | boolean | undefined>,
+): (name: string) => string | undefined {
+  return (name) => (typeof values[name] === 'string' ? (values[name] as string) : undefined);
+}
+
 /** `cert ca create` and `cert create`: keys and certificates written next to each other. */
 async function certificate(
   rest: readonly string[],
   values: Record<string, string | boolean | undefined>,
   print: (human: string, json: unknown) => void,
 ): Promise<void> {
-  const text = (name: string) => (typeof values[name] === 'string' ? (values[name] as string) : undefined);
+  const text = textOptions(values);
   const out = text('out');
   if (out === undefined) usage('cert needs --out <prefix> (files <prefix>.key.pem and <prefix>.cert.pem)');
   const days = text('days') === undefined ? {} : { days: limitOf(text('days')!) };
@@ -162,7 +169,7 @@ async function signedWriteCommand(
   values: Record<string, string | boolean | undefined>,
   print: (human: string, json: unknown) => void,
 ): Promise<void> {
-  const text = (name: string) => (typeof values[name] === 'string' ? (values[name] as string) : undefined);
+  const text = textOptions(values);
   const [method, path] = rest;
   if (
     !WRITE_METHODS.includes(method?.toUpperCase() as never) ||

@@ -50,6 +50,59 @@ function registrationOf(certificate: X509Certificate): string | undefined {
   return /URI:(vpr:\/\/[^,\s]+)/.exec(san)?.[1];
 }
 
+/** What a certificate chain says whatever the commit: parsed once per chain and anchors. */
+interface ChainFacts {
+  readonly leaf: X509Certificate;
+  readonly leafFingerprint: string;
+  readonly windows: readonly { readonly from: number; readonly to: number }[];
+  /** Each certificate is issued and signed by the next. */
+  readonly linked: boolean;
+  /** The last is a trust anchor or is signed by one. */
+  readonly anchored: boolean;
+}
+
+/**
+ * Chains seen before, per set of trust anchors, by the SHA-256 of their DER: a history signed
+ * by a few clinicians repeats a few chains, and parsing and checking one costs ten times the
+ * commit's own signature check. Bounded; `null` marks a chain that does not parse.
+ */
+const chainCache = new WeakMap<TrustAnchors, Map<string, ChainFacts | null>>();
+const CHAINS_CACHED = 1_000;
+
+function chainFactsOf(ders: readonly Buffer[], anchors: TrustAnchors): ChainFacts | undefined {
+  const hash = createHash('sha256');
+  for (const der of ders) hash.update(`${der.length}:`).update(der);
+  const id = hash.digest('hex');
+  let cache = chainCache.get(anchors);
+  if (cache === undefined) chainCache.set(anchors, (cache = new Map()));
+  const known = cache.get(id);
+  if (known !== undefined) return known ?? undefined;
+  let facts: ChainFacts | null;
+  try {
+    const chain = ders.map((der) => new X509Certificate(der));
+    const top = chain.at(-1)!;
+    facts = {
+      leaf: chain[0]!,
+      leafFingerprint: fingerprint(chain[0]!.publicKey),
+      windows: chain.map((c) => ({ from: Date.parse(c.validFrom), to: Date.parse(c.validTo) })),
+      linked: chain.every(
+        (c, i) =>
+          i + 1 === chain.length || (c.checkIssued(chain[i + 1]!) && c.verify(chain[i + 1]!.publicKey)),
+      ),
+      anchored: anchors.certificates.some(
+        (anchor) =>
+          anchor.fingerprint256 === top.fingerprint256 ||
+          (top.checkIssued(anchor) && top.verify(anchor.publicKey)),
+      ),
+    };
+  } catch {
+    facts = null;
+  }
+  if (cache.size >= CHAINS_CACHED) cache.delete(cache.keys().next().value as string);
+  cache.set(id, facts);
+  return facts ?? undefined;
+}
+
 /** The verdict on one commit object's bytes (as `git cat-file commit` prints them). */
 export function verifyCommitBytes(commit: Buffer, anchors: TrustAnchors): Verdict {
   const { unsigned, payloadText } = splitSignature(commit);
@@ -72,41 +125,31 @@ export function verifyCommitBytes(commit: Buffer, anchors: TrustAnchors): Verdic
   if (payload.certificates.length === 0)
     return { status: 'valid', signer: { keyFingerprint, certified: false } };
 
-  let chain: X509Certificate[];
-  try {
-    chain = payload.certificates.map((der) => new X509Certificate(der));
-  } catch {
-    return invalid('malformed', 'a certificate does not parse');
-  }
-  const leaf = chain[0]!;
-  if (fingerprint(leaf.publicKey) !== keyFingerprint) {
+  const facts = chainFactsOf(payload.certificates, anchors);
+  if (facts === undefined) return invalid('malformed', 'a certificate does not parse');
+  const leaf = facts.leaf;
+  if (facts.leafFingerprint !== keyFingerprint) {
     return invalid('key-mismatch', 'the certificate is for another key');
   }
   // The time the commit says it was made: the certificate must have been valid then.
   const at = decodeCommit(unsigned).committer.timestamp;
-  for (const certificate of chain) {
-    if (at < Date.parse(certificate.validFrom)) {
+  for (const window of facts.windows) {
+    if (at < window.from) {
       return invalid(
         'certificate-not-yet-valid',
         `a certificate was not yet valid at ${new Date(at).toISOString()}`,
       );
     }
-    if (at > Date.parse(certificate.validTo)) {
+    if (at > window.to) {
       return invalid('certificate-expired', `a certificate had expired by ${new Date(at).toISOString()}`);
     }
   }
-  for (let i = 0; i + 1 < chain.length; i++) {
-    if (!chain[i]!.checkIssued(chain[i + 1]!) || !chain[i]!.verify(chain[i + 1]!.publicKey)) {
-      return invalid('untrusted-chain', 'a certificate is not signed by the next one in the chain');
-    }
+  if (!facts.linked) {
+    return invalid('untrusted-chain', 'a certificate is not signed by the next one in the chain');
   }
-  const top = chain.at(-1)!;
-  const anchored = anchors.certificates.some(
-    (anchor) =>
-      anchor.fingerprint256 === top.fingerprint256 ||
-      (top.checkIssued(anchor) && top.verify(anchor.publicKey)),
-  );
-  if (!anchored) return invalid('untrusted-chain', 'the chain does not end at a configured trust anchor');
+  if (!facts.anchored) {
+    return invalid('untrusted-chain', 'the chain does not end at a configured trust anchor');
+  }
   const registration = registrationOf(leaf);
   return {
     status: 'valid',
