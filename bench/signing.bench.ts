@@ -1,4 +1,5 @@
-// `npm run bench:signing`: what signing costs where users feel it, on the embedded default.
+// `npm run bench:signing`: what signing costs where users feel it, on the embedded default and
+// on PostgreSQL + Redis.
 // 1. In the store (one process, one repository, fsync on): commits per second unsigned and signed
 //    where they are made (the ECDSA signature over the unsigned bytes, key in this process),
 //    in interleaved rounds so the drift of this shared VM hits both alike.
@@ -32,6 +33,7 @@ import {
   removeLater,
   seedPatients,
   startServer,
+  withPostgresAndRedis,
   type Row,
   type Send,
 } from './http-load.js';
@@ -41,7 +43,7 @@ const SECONDS = Number(process.env.VPR_BENCH_SIGNING_SECONDS ?? 10);
 const COMMITS = Number(process.env.VPR_BENCH_SIGNING_COMMITS ?? 300);
 const PATIENTS = 200;
 const KEY = `bench-${randomBytes(16).toString('hex')}`;
-const BACKEND = 'PGlite (embedded)';
+const BACKENDS = (process.env.VPR_BENCH_SIGNING_BACKENDS ?? 'pglite,postgres').split(',');
 
 const ca = await createCertificateAuthority('Synthetic Bench CA');
 const signer = await createProfessionalCertificate(
@@ -116,11 +118,15 @@ const letterBody = (i: number) =>
   JSON.stringify({ title: `Clinic letter ${lettersOf(i, 4)}`, body: `Seen in clinic.\n\nNote ${i}.\n` });
 
 /** Letters per second through the server, unsigned or signed in two steps. */
-async function serverWrites(signed: boolean): Promise<{ row: Row; dataDir: string; letters: string[] }> {
-  const server = await startServer(
-    KEY,
-    signed ? { VPR_TRUST_ANCHORS: anchors, VPR_SIGNING_POLICY: 'clinical' } : {},
-  );
+async function serverWrites(
+  backend: string,
+  env: Record<string, string>,
+  signed: boolean,
+): Promise<{ row: Row; dataDir: string; letters: string[] }> {
+  const server = await startServer(KEY, {
+    ...env,
+    ...(signed ? { VPR_TRUST_ANCHORS: anchors, VPR_SIGNING_POLICY: 'clinical' } : {}),
+  });
   try {
     const patients = [
       ...(
@@ -158,7 +164,7 @@ async function serverWrites(signed: boolean): Promise<{ row: Row; dataDir: strin
         }));
     for (let w = 0; w < 20; w++) await send();
     const row = await closedLoop(
-      BACKEND,
+      backend,
       `POST letter, ${signed ? 'signed in two steps' : 'unsigned'}`,
       send,
       8,
@@ -180,8 +186,15 @@ async function serverWrites(signed: boolean): Promise<{ row: Row; dataDir: strin
 }
 
 /** GET letter on `dataDir` with verification on read set to `mode`. */
-async function reads(mode: 'off' | 'enforce', dataDir: string, letters: readonly string[]): Promise<Row[]> {
+async function reads(
+  backend: string,
+  env: Record<string, string>,
+  mode: 'off' | 'enforce',
+  dataDir: string,
+  letters: readonly string[],
+): Promise<Row[]> {
   const server = await startServer(KEY, {
+    ...env,
     VPR_DATA_DIR: dataDir,
     VPR_TRUST_ANCHORS: anchors,
     VPR_SIGNING_POLICY: 'clinical',
@@ -206,7 +219,7 @@ async function reads(mode: 'off' | 'enforce', dataDir: string, letters: readonly
     first.sort((a, b) => a - b);
     const rows: Row[] = [
       {
-        backend: BACKEND,
+        backend,
         operation: `GET letter, first read after start, verify ${mode}`,
         offered: '1 in flight',
         perSecond: first.length / (first.reduce((a, b) => a + b, 0) / 1000),
@@ -217,9 +230,9 @@ async function reads(mode: 'off' | 'enforce', dataDir: string, letters: readonly
       },
     ];
     printRow(rows[0]!);
-    rows.push(await pace(BACKEND, `GET letter, verify ${mode}`, send, 50, SECONDS));
+    rows.push(await pace(backend, `GET letter, verify ${mode}`, send, 50, SECONDS));
     printRow(rows.at(-1)!);
-    rows.push(await closedLoop(BACKEND, `GET letter, verify ${mode}`, send, 16, SECONDS));
+    rows.push(await closedLoop(backend, `GET letter, verify ${mode}`, send, 16, SECONDS));
     printRow(rows.at(-1)!);
     return rows;
   } finally {
@@ -234,16 +247,29 @@ const rows: Row[] = [];
 console.log('store: commits, unsigned and signed…');
 rows.push(...(await storeRates()));
 for (const row of rows) printRow(row);
-console.log('server: letters, unsigned…');
-const unsignedRun = await serverWrites(false);
-rows.push(unsignedRun.row);
-removeLater(unsignedRun.dataDir);
-console.log('server: letters, signed in two steps…');
-const signedRun = await serverWrites(true);
-rows.push(signedRun.row);
-console.log(`server: reads of ${signedRun.letters.length} signed letters, verification off then enforce…`);
-rows.push(...(await reads('off', signedRun.dataDir, signedRun.letters)));
-rows.push(...(await reads('enforce', signedRun.dataDir, signedRun.letters)));
-removeLater(signedRun.dataDir);
+/** Runs `work` on a backend: the embedded default, or PostgreSQL + Redis in a schema of its own. */
+const on = <T>(backend: string, work: (env: Record<string, string>) => Promise<T>): Promise<T> =>
+  backend === 'pglite' ? work({}) : withPostgresAndRedis(work);
+const NAMES: Record<string, string> = { pglite: 'PGlite (embedded)', postgres: 'PostgreSQL + Redis' };
+
+for (const backend of BACKENDS) {
+  const name = NAMES[backend] ?? backend;
+  console.log(`${name}: letters, unsigned…`);
+  const unsignedRun = await on(backend, (env) => serverWrites(name, env, false));
+  rows.push(unsignedRun.row);
+  removeLater(unsignedRun.dataDir);
+  // The signed data set is read back with the same projection database (one schema for all three).
+  await on(backend, async (env) => {
+    console.log(`${name}: letters, signed in two steps…`);
+    const signedRun = await serverWrites(name, env, true);
+    rows.push(signedRun.row);
+    console.log(
+      `${name}: reads of ${signedRun.letters.length} signed letters, verification off then enforce…`,
+    );
+    rows.push(...(await reads(name, env, 'off', signedRun.dataDir, signedRun.letters)));
+    rows.push(...(await reads(name, env, 'enforce', signedRun.dataDir, signedRun.letters)));
+    removeLater(signedRun.dataDir);
+  });
+}
 await removeDataDirs();
 printTable(rows);
