@@ -6,7 +6,7 @@ import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import type { DestinationStream, Logger } from 'pino';
-import { loadApiKeys, type KeySource } from './auth/api-keys.js';
+import { loadApiKeys, type ApiKeys, type KeySource } from './auth/api-keys.js';
 import { MemoryReadCache, RedisReadCache, type ReadCache } from './cache/read-cache.js';
 import type { VprConfig } from './config/config.js';
 import { syncDirectory, unlinkQuietly, writeNewFile } from './core/fs/durable-file.js';
@@ -39,6 +39,8 @@ export interface RuntimeOptions {
   readonly logDestination?: DestinationStream;
   /** PostgreSQL schema for the projection (tests use their own). */
   readonly schema?: string;
+  /** The keys to accept instead of those of the configuration (the CLI's local mode). */
+  readonly keys?: ApiKeys;
 }
 
 export interface Runtime {
@@ -97,12 +99,15 @@ export async function startRuntime(config: VprConfig, options: RuntimeOptions = 
   const logger = createLogger(config.logLevel, options.logDestination);
   const store = new RecordStore({ dataDir: config.dataDir });
   await store.open();
-  const { keys, source: keySource } = loadApiKeys({
-    dataDir: config.dataDir,
-    careLocation: config.careLocation,
-    ...(config.apiKey === undefined ? {} : { apiKey: config.apiKey }),
-    ...(config.keysFile === undefined ? {} : { keysFile: config.keysFile }),
-  });
+  const { keys, source: keySource } =
+    options.keys === undefined
+      ? loadApiKeys({
+          dataDir: config.dataDir,
+          careLocation: config.careLocation,
+          ...(config.apiKey === undefined ? {} : { apiKey: config.apiKey }),
+          ...(config.keysFile === undefined ? {} : { keysFile: config.keysFile }),
+        })
+      : { keys: options.keys, source: { kind: 'supplied' as const } };
   const cache: ReadCache =
     config.redisUrl === undefined
       ? new MemoryReadCache()

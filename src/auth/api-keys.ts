@@ -26,7 +26,7 @@ export interface Principal {
   readonly careLocation: string;
 }
 
-interface KnownKey extends Principal {
+export interface KnownKey extends Principal {
   readonly sha256: Buffer;
 }
 
@@ -40,7 +40,8 @@ export type KeySource =
   | { readonly kind: 'environment' }
   | { readonly kind: 'keys-file'; readonly path: string; readonly count: number }
   | { readonly kind: 'generated'; readonly path: string; readonly key: string }
-  | { readonly kind: 'stored'; readonly path: string };
+  | { readonly kind: 'stored'; readonly path: string }
+  | { readonly kind: 'supplied' };
 
 export class ApiKeys {
   readonly #keys: readonly KnownKey[];
@@ -89,6 +90,14 @@ export function hashApiKey(key: string): string {
 /** A new random key. */
 export function generateApiKey(): string {
   return `vpr_${randomBytes(32).toString('base64url')}`;
+}
+
+/**
+ * A key with every scope that acts as `author` at `careLocation`: for a process that starts the
+ * service for itself (the `vpr` command in local mode), whose key never leaves that process.
+ */
+export function localKey(key: string, keyId: string, author: Author, careLocation: string): KnownKey {
+  return { ...allScopesKey(key, keyId, careLocation), principal: keyId, author };
 }
 
 function allScopesKey(key: string, keyId: string, careLocation: string): KnownKey {

@@ -68,16 +68,70 @@ export type SignedOutcome =
   | { readonly landed: true; readonly commit: string; readonly repository: string; readonly signer: unknown }
   | { readonly landed: false; readonly status: number; readonly response: unknown };
 
-async function answerOf(response: Response): Promise<unknown> {
-  const text = await response.text();
-  let body: unknown = text;
-  try {
-    body = text === '' ? undefined : JSON.parse(text);
-  } catch {
-    // Not JSON: kept as text.
-  }
-  if (!response.ok) throw new VprRequestError(response.status, (body ?? {}) as never);
-  return body;
+/** One request of the two steps, and its answer (`body` parsed from JSON). */
+export type SigningTransport = (request: {
+  readonly method: string;
+  readonly path: string;
+  readonly headers: Readonly<Record<string, string>>;
+  readonly body?: unknown;
+}) => Promise<{ readonly status: number; readonly body: unknown }>;
+
+/** The two steps over `send`: the write with `VPR-Signing: prepare`, then the signature. */
+export async function signedWriteVia(
+  send: SigningTransport,
+  write: { method: string; path: string; body?: unknown; headers?: Readonly<Record<string, string>> },
+  signer: SignerFiles,
+): Promise<SignedOutcome> {
+  const first = await send({
+    method: write.method,
+    path: write.path,
+    headers: { ...write.headers, 'vpr-signing': 'prepare' },
+    ...(write.body === undefined ? {} : { body: write.body }),
+  });
+  if (first.status !== 202) return { landed: false, status: first.status, response: first.body };
+  const prepared = (first.body as { prepared_commit: PreparedForSigning }).prepared_commit;
+  const parts = signPrepared(prepared, signer);
+  const landed = await send({
+    method: 'POST',
+    path: `/api/v1/prepared-commits/${prepared.prepared_commit_id}/signature`,
+    headers: {},
+    body: {
+      signature: parts.signature.toString('base64'),
+      certificates: parts.certificates.map((der) => der.toString('base64')),
+    },
+  });
+  const submitted = landed.body as { commit: string; repository: string; signer: unknown };
+  return {
+    landed: true,
+    commit: submitted.commit,
+    repository: submitted.repository,
+    signer: submitted.signer,
+  };
+}
+
+/** A transport over fetch to `server` with `apiKey`; a non-2xx answer throws VprRequestError. */
+export function fetchTransport(server: string, apiKey: string): SigningTransport {
+  const base = server.replace(/\/+$/, '');
+  return async (request) => {
+    const response = await fetch(`${base}${request.path}`, {
+      method: request.method,
+      headers: {
+        'x-api-key': apiKey,
+        ...request.headers,
+        ...(request.body === undefined ? {} : { 'content-type': 'application/json' }),
+      },
+      ...(request.body === undefined ? {} : { body: JSON.stringify(request.body) }),
+    });
+    const text = await response.text();
+    let body: unknown = text;
+    try {
+      body = text === '' ? undefined : JSON.parse(text);
+    } catch {
+      // Not JSON: kept as text.
+    }
+    if (!response.ok) throw new VprRequestError(response.status, (body ?? {}) as never);
+    return { status: response.status, body };
+  };
 }
 
 /**
@@ -86,30 +140,14 @@ async function answerOf(response: Response): Promise<unknown> {
  * server's answer is given back.
  */
 export async function signedWrite(request: SignedRequest): Promise<SignedOutcome> {
-  const base = request.server.replace(/\/+$/, '');
-  const auth = { 'x-api-key': request.apiKey };
-  const first = await fetch(`${base}${request.path}`, {
-    method: request.method,
-    headers: {
-      ...auth,
-      ...request.headers,
-      'vpr-signing': 'prepare',
-      ...(request.body === undefined ? {} : { 'content-type': 'application/json' }),
+  return signedWriteVia(
+    fetchTransport(request.server, request.apiKey),
+    {
+      method: request.method,
+      path: request.path,
+      ...(request.body === undefined ? {} : { body: request.body }),
+      ...(request.headers === undefined ? {} : { headers: request.headers }),
     },
-    ...(request.body === undefined ? {} : { body: JSON.stringify(request.body) }),
-  });
-  const answer = await answerOf(first);
-  if (first.status !== 202) return { landed: false, status: first.status, response: answer };
-  const prepared = (answer as { prepared_commit: PreparedForSigning }).prepared_commit;
-  const parts = signPrepared(prepared, request.signer);
-  const submitted = await fetch(`${base}/api/v1/prepared-commits/${prepared.prepared_commit_id}/signature`, {
-    method: 'POST',
-    headers: { ...auth, 'content-type': 'application/json' },
-    body: JSON.stringify({
-      signature: parts.signature.toString('base64'),
-      certificates: parts.certificates.map((der) => der.toString('base64')),
-    }),
-  });
-  const landed = (await answerOf(submitted)) as { commit: string; repository: string; signer: unknown };
-  return { landed: true, commit: landed.commit, repository: landed.repository, signer: landed.signer };
+    request.signer,
+  );
 }
