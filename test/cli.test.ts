@@ -627,3 +627,108 @@ test('the walkthrough of docs/cli.md runs as written', async (t) => {
   const last = JSON.parse(output.slice(output.lastIndexOf('{\n  "patients"'))) as Json;
   assert.deepEqual([last.patients, last.intact], [1, 1]);
 });
+
+test('who acts: a profile file, the environment over it, flags over both; colour only on a terminal', async (t) => {
+  const dataDir = await tempDir(t);
+  const profile = join(dataDir, 'profile.yaml');
+  await writeFile(
+    profile,
+    stringify({
+      author: {
+        name: 'Dr Profile Synthetic',
+        email: 'profile@example.invalid',
+        role: 'General Practitioner',
+        registrations: [{ authority: 'GMC', number: '7000003' }],
+      },
+      care_location: 'Synthetic Health Centre',
+    }),
+  );
+  const env = { VPR_DATA_DIR: dataDir, VPR_PROFILE: profile };
+  const created = await json(['patient', 'create', '--input', '-'], {
+    env,
+    input: stringify(person('Profiled', 'Pat')),
+  });
+  const dir = repositoryDir(dataDir, 'clinical', created.clinical_id);
+  const letter = (args: string[], extra: Record<string, string> = {}) =>
+    json(['letter', 'new', created.patient_id, '--title', 'Note', '--body-file', '-', ...args], {
+      env: { ...env, ...extra },
+      input: 'Synthetic note.\n',
+    });
+  const lastCommit = async () => ({
+    author: (await git(dir, ['log', '-1', '--format=%an <%ae>'])).trim(),
+    body: await git(dir, ['log', '-1', '--format=%B']),
+  });
+
+  await letter([]);
+  let last = await lastCommit();
+  assert.equal(last.author, 'Dr Profile Synthetic <profile@example.invalid>');
+  assert.match(last.body, /^Author-Registration: GMC 7000003$/m);
+  assert.match(last.body, /^Care-Location: Synthetic Health Centre$/m);
+  await letter([], { VPR_AUTHOR_NAME: 'Dr Environment Synthetic' });
+  last = await lastCommit();
+  assert.equal(last.author, 'Dr Environment Synthetic <profile@example.invalid>');
+  await letter(
+    [
+      '--author-name',
+      'Dr Flag Synthetic',
+      '--registration',
+      'NMC 12A3456X',
+      '--care-location',
+      'Synthetic Ward 3',
+    ],
+    {
+      VPR_AUTHOR_NAME: 'Dr Environment Synthetic',
+    },
+  );
+  last = await lastCommit();
+  assert.equal(last.author, 'Dr Flag Synthetic <profile@example.invalid>');
+  assert.match(last.body, /^Author-Registration: NMC 12A3456X$/m);
+  assert.match(last.body, /^Care-Location: Synthetic Ward 3$/m);
+  const badProfile = join(dataDir, 'bad.yaml');
+  await writeFile(badProfile, 'colour: blue\n');
+  const refused = await vpr(['patient', 'list'], { env: { ...env, VPR_PROFILE: badProfile } });
+  assert.deepEqual([refused.code, /profile\.colour/.test(refused.stderr)], [3, true]);
+
+  // Colour: on a terminal, bold table headings; in a pipe, plain text.
+  const coloured = await inTerminal(`${CLI} patient list`, {
+    VPR_DATA_DIR: dataDir,
+    VPR_PROFILE: profile,
+    NO_COLOR: '',
+  });
+  const plain = await vpr(['patient', 'list'], { env: { ...env, NO_COLOR: '' } });
+  assert.match(coloured, /\x1b\[1mpatient/);
+  assert.match(plain.stdout, /patient/);
+  assert.doesNotMatch(plain.stdout, /\x1b\[/);
+});
+
+test('vpr serve runs the server until SIGTERM', async (t) => {
+  const dataDir = await tempDir(t);
+  const child = spawn(CLI, ['serve'], {
+    env: {
+      ...process.env,
+      VPR_DATA_DIR: dataDir,
+      VPR_HTTP_PORT: '0',
+      VPR_GRPC_PORT: '0',
+      VPR_LOG_LEVEL: 'silent',
+    },
+  });
+  t.after(() => child.kill('SIGKILL'));
+  let output = '';
+  const url = await new Promise<string>((resolve, reject) => {
+    child.stdout.on('data', (chunk: Buffer) => {
+      output += chunk.toString('utf8');
+      const found = /listening on (http:\/\/[^\s]+)/.exec(output);
+      if (found !== null) resolve(found[1]!);
+    });
+    child.on('exit', (code) => reject(new Error(`vpr serve exited with ${code}: ${output}`)));
+  });
+  assert.equal((await fetch(`${url}/healthz`)).status, 200);
+  const key = (await readFile(join(dataDir, '.api-key'), 'utf8')).trim();
+  const listed = await json(['patient', 'list'], {
+    env: { VPR_SERVER: url, VPR_API_KEY: key, VPR_PROFILE: '/dev/null' },
+  });
+  assert.deepEqual(listed.patients, []);
+  child.kill('SIGTERM');
+  const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+  assert.equal(code, 0);
+});

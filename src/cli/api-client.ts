@@ -137,8 +137,9 @@ export class LocalApi implements ApiClient {
   static async open(identity: LocalIdentity, config: VprConfig = loadConfig()): Promise<LocalApi> {
     const apiKey = `local-${randomBytes(24).toString('hex')}`;
     const quiet = new Writable({ write: (_chunk, _encoding, done) => done() });
+    // REST only: requests are injected, nothing listens, and the gRPC door is not built.
     const runtime = await startRuntime(
-      { ...config, logLevel: 'silent' },
+      { ...config, logLevel: 'silent', serve: 'rest' },
       {
         logDestination: quiet,
         keys: new ApiKeys([localKey(apiKey, 'cli', identity.author, identity.careLocation)]),

@@ -2,7 +2,8 @@
 // for one item, readable dates, colour only when standard output is a terminal (and NO_COLOR is
 // not set). For scripts: `--json`, the service's answer exactly. `--quiet` prints only the id a
 // create answers, for `P=$(vpr patient create … -q)`. Errors go to standard error with their
-// stable code; progress bars go to standard error, on a terminal only.
+// stable code; progress bars go to standard error, on a terminal only. NO_COLOR (non-empty) turns
+// colour off, as no-color.org asks.
 import cliProgress from 'cli-progress';
 import Table from 'cli-table3';
 import { createColors } from 'picocolors';
@@ -62,7 +63,7 @@ export class Output {
     this.#stdout = options.stdout ?? process.stdout;
     this.#stderr = options.stderr ?? process.stderr;
     const env = options.env ?? process.env;
-    this.#colours = createColors(this.#stdout.isTTY === true && env.NO_COLOR === undefined && !this.json);
+    this.#colours = createColors(this.#stdout.isTTY === true && (env.NO_COLOR ?? '') === '' && !this.json);
   }
 
   /** Prints a command's answer: JSON as it is, the id alone, or the view for people. */
