@@ -1,7 +1,7 @@
 // `npm start`: the VPR server on the configuration of the environment (and VPR_CONFIG_FILE) —
 // by default on 127.0.0.1:3000 with its data in ./patient_data and the embedded PGlite
-// projection. It says where it listens and how to authenticate, and on SIGTERM or SIGINT
-// finishes the requests in flight before it exits.
+// projection. It says where it listens and how to authenticate, on SIGHUP reads its API keys
+// again, and on SIGTERM or SIGINT finishes the requests in flight before it exits.
 import './threadpool.js';
 import { ConfigError, loadConfig } from './config/config.js';
 import { startRuntime } from './runtime.js';
@@ -58,6 +58,18 @@ lines.push(
 // One write, so a reader of the output never sees half the message.
 console.log(lines.join('\n'));
 if (runtime.writes.readOnly) console.log('Writes are switched off (VPR_READ_ONLY).');
+
+// SIGHUP: the keys file is read again, so a key created or revoked (`vpr keys`) counts at once.
+process.on('SIGHUP', () => {
+  try {
+    runtime.logger.info({ keys: runtime.reloadKeys() }, 'API keys reloaded');
+  } catch (error) {
+    runtime.logger.error(
+      { error: (error as Error).message },
+      'API keys not reloaded; the previous keys stay',
+    );
+  }
+});
 
 let stopping = false;
 for (const signal of ['SIGTERM', 'SIGINT'] as const) {

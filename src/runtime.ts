@@ -53,6 +53,11 @@ export interface Runtime {
   readonly grpc: GrpcDoor | undefined;
   readonly keySource: KeySource;
   readonly writes: WriteSwitch;
+  /**
+   * Reads VPR_API_KEY and the keys file again and accepts exactly those keys from now on (a
+   * revoked key is refused at once); answers how many. A bad file throws and changes nothing.
+   */
+  reloadKeys(): number;
   /** Starts listening; returns the URLs (`http(s)://…` for REST, `grpc(s)://…` for gRPC). */
   listen(): Promise<string[]>;
   /** Stops taking requests, finishes those in flight, then closes every resource. */
@@ -99,14 +104,17 @@ export async function startRuntime(config: VprConfig, options: RuntimeOptions = 
   const logger = createLogger(config.logLevel, options.logDestination);
   const store = new RecordStore({ dataDir: config.dataDir });
   await store.open();
+  /** The keys of the configuration: VPR_API_KEY, the keys file, or the generated key. */
+  const configuredKeys = () =>
+    loadApiKeys({
+      dataDir: config.dataDir,
+      careLocation: config.careLocation,
+      ...(config.apiKey === undefined ? {} : { apiKey: config.apiKey }),
+      ...(config.keysFile === undefined ? {} : { keysFile: config.keysFile }),
+    });
   const { keys, source: keySource } =
     options.keys === undefined
-      ? loadApiKeys({
-          dataDir: config.dataDir,
-          careLocation: config.careLocation,
-          ...(config.apiKey === undefined ? {} : { apiKey: config.apiKey }),
-          ...(config.keysFile === undefined ? {} : { keysFile: config.keysFile }),
-        })
+      ? configuredKeys()
       : { keys: options.keys, source: { kind: 'supplied' as const } };
   const cache: ReadCache =
     config.redisUrl === undefined
@@ -246,6 +254,11 @@ export async function startRuntime(config: VprConfig, options: RuntimeOptions = 
     grpc,
     keySource,
     writes,
+    reloadKeys() {
+      if (options.keys !== undefined) return keys.size;
+      keys.replaceWith(configuredKeys().keys);
+      return keys.size;
+    },
     async listen() {
       const urls: string[] = [];
       if (restOn) urls.push(await http.listen({ host: config.host, port: config.httpPort }));

@@ -44,10 +44,20 @@ export type KeySource =
   | { readonly kind: 'supplied' };
 
 export class ApiKeys {
-  readonly #keys: readonly KnownKey[];
+  #keys: readonly KnownKey[];
 
   constructor(keys: readonly KnownKey[]) {
     this.#keys = keys;
+  }
+
+  /** How many keys are accepted. */
+  get size(): number {
+    return this.#keys.length;
+  }
+
+  /** Accepts `other`'s keys from now on, in place of these (a reloaded keys file). */
+  replaceWith(other: ApiKeys): void {
+    this.#keys = other.#keys;
   }
 
   /** The principal whose key this is; undefined for an unknown or absent key. Constant time per key. */

@@ -217,7 +217,7 @@ export function registerAdminCommands(program: Command, context: () => CliContex
     });
   keys
     .command('revoke <id>')
-    .description('remove a key from the keys file (servers stop accepting it when they restart)')
+    .description('remove a key from the keys file (a server refuses it once it reloads its keys: SIGHUP)')
     .option('--file <path>', 'the keys file (default VPR_KEYS_FILE)')
     .action(async (id: string, o: { file?: string }) => {
       const ctx = context();
