@@ -13,7 +13,15 @@ import { stringify } from 'yaml';
 import { demographics, person, threadParticipants } from './support/fixtures.js';
 import { assertCleanAndSound, git } from './support/git-check.js';
 import { startGrpcService } from './support/grpc.js';
-import { CLINICIAN_KEY, PATIENT_KEY, READER_KEY, WRITER_KEY, auth, patientBody } from './support/service.js';
+import {
+  ADMIN_KEY,
+  CLINICIAN_KEY,
+  PATIENT_KEY,
+  READER_KEY,
+  WRITER_KEY,
+  auth,
+  patientBody,
+} from './support/service.js';
 import { forgeOnTop, signOnTop } from './support/signing.js';
 import { tempDir } from './support/temp-dir.js';
 import { repositoryDir } from '../src/core/record/record-layout.js';
@@ -215,6 +223,16 @@ test('against a server: every record command, --json parsed, exit codes', async 
   assert.equal((await json(['letter', 'queue'], clinician)).letters[0].letter_id, L);
   assert.equal((await json(['letter', 'sign-off', P, L], clinician)).status, 'signed');
   assert.equal((await json(['letter', 'queue'], clinician)).letters.length, 0);
+  const letterHistory = await json(['letter', 'history', P, L], clinician);
+  assert.equal(letterHistory.history.length, 3, 'created, edited, signed off');
+  const saved = join(dir, 'downloaded.txt');
+  const hash = draft.attachments[0].hash as string;
+  const download = await json(['letter', 'attachment', P, L, hash, '--out', saved], clinician);
+  assert.equal(download.bytes, 'synthetic results\n'.length);
+  assert.equal(await readFile(saved, 'utf8'), 'synthetic results\n');
+  const overwrite = await vpr(['letter', 'attachment', P, L, hash, '--out', saved], clinician);
+  assert.equal(overwrite.code, 5, 'an existing file is never overwritten');
+  assert.equal((await vpr(['letter', 'attachment', P, L, hash], clinician)).stdout, 'synthetic results\n');
   const again = await vpr(['letter', 'sign-off', P, L], clinician);
   assert.equal(again.code, 5, 'signed already: INVALID_STATE');
 
@@ -230,11 +248,27 @@ test('against a server: every record command, --json parsed, exit codes', async 
     ),
     [reading.entry_id],
   );
+  assert.equal(
+    (await json(['entry', 'get', P, 'blood_pressure', reading.entry_id], clinician)).entry_id,
+    reading.entry_id,
+  );
+  const corrected = await json(
+    ['entry', 'supersede', P, 'blood_pressure', reading.entry_id, '--input', '-'],
+    {
+      ...clinician,
+      input: stringify({ recorded_at: '2026-11-30T09:00:00Z', systolic_mmhg: 126, diastolic_mmhg: 82 }),
+    },
+  );
+  assert.equal(corrected.supersedes, reading.entry_id);
   const symptom = await json(['contribution', 'add', P, 'symptom', '--input', '-'], {
     ...as(PATIENT_KEY),
     input: stringify({ symptom: 'Tired in the evenings', severity: 2 }),
   });
   assert.match(symptom.path, /^patient\/symptoms\//);
+
+  const contributions = await json(['contribution', 'list', P], clinician);
+  assert.equal(contributions.contributions.length, 1);
+  assert.equal((await json(['contribution', 'get', P, 'symptom', symptom.id], clinician)).data.severity, 2);
 
   // Threads.
   const thread = await json(
@@ -307,6 +341,61 @@ test('against a server: every record command, --json parsed, exit codes', async 
     ).events.map((e: Json) => e.event_id),
     [A],
   );
+
+  const threadsOfMine = await json(
+    ['thread', 'mine', '--participant', 'test-clinician', '--status', 'closed'],
+    clinician,
+  );
+  assert.deepEqual(
+    threadsOfMine.threads.map((x: Json) => x.communication_id),
+    [T],
+  );
+  for (const [name, body] of [
+    [
+      'encounter',
+      {
+        status: 'in-progress',
+        class: 'AMB',
+        period: { start: new Date(Date.now() - 600_000).toISOString() },
+        care_location: 'Synthetic Outpatient Clinic',
+        participants: [
+          { actor_id: 'test-clinician', display_name: 'Dr Ada Synthetic', role: 'practitioner' },
+        ],
+        reason: { text: 'Review' },
+      },
+    ],
+    [
+      'referral',
+      {
+        status: 'active',
+        service: { text: 'Retinal screening' },
+        reason: { text: 'Diabetes' },
+        requester: { actor_id: 'test-clinician', display_name: 'Dr Ada Synthetic' },
+        performer: { display_name: 'Synthetic Eye Service' },
+      },
+    ],
+  ] as const) {
+    const made = await vpr([name, 'create', P, '--input', '-', '--json'], {
+      ...clinician,
+      input: stringify(body),
+    });
+    assert.equal(made.code, 0, `${name} create: ${made.stderr}`);
+    const event = JSON.parse(made.stdout) as Json;
+    assert.equal((await json([name, 'get', P, event.event_id], clinician)).event_id, event.event_id);
+    assert.deepEqual(
+      (await json([name, 'list', P], clinician)).events.map((e: Json) => e.event_id),
+      [event.event_id],
+    );
+  }
+  const admin = as(ADMIN_KEY);
+  assert.equal((await json(['admin', 'read-only', 'on'], admin)).read_only, true);
+  const whileOff = await vpr(['letter', 'new', P, '--title', 'x', '--body-file', '-'], {
+    ...clinician,
+    input: 'x',
+  });
+  assert.deepEqual([whileOff.code, /READ_ONLY/.test(whileOff.stderr)], [8, true]);
+  assert.equal((await json(['admin', 'read-only', 'off'], admin)).read_only, false);
+  assert.match((await vpr(['admin', 'read-only'], admin)).stdout, /^writes are on since /);
 
   // The coordination status, verification, and what a reader may not do.
   assert.equal((await json(['coordination', 'status', P], clinician)).lifecycle_state, 'active');

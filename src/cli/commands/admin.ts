@@ -83,6 +83,27 @@ export function registerAdminCommands(program: Command, context: () => CliContex
       await import('../../main.js');
     });
 
+  program
+    .command('admin')
+    .description('administration of a running server (admin scope)')
+    .command('read-only [state]')
+    .description('whether writes are switched off on this server; on or off switches them')
+    .action(async (state: string | undefined) => {
+      const ctx = context();
+      if (state !== undefined && state !== 'on' && state !== 'off') {
+        throw new VprError('INVALID_INPUT', 'read-only takes on or off', { details: { usage: true } });
+      }
+      const path = '/api/v1/admin/read-only';
+      const answer =
+        state === undefined
+          ? await ctx.send({ method: 'GET', path })
+          : await ctx.send({ method: 'PUT', path, body: { read_only: state === 'on' } });
+      ctx.out.answer(answer.body as Json, {
+        kind: 'text',
+        text: (r) => `writes are ${r.read_only ? 'OFF (read-only)' : 'on'} since ${String(r.changed_at)}`,
+      });
+    });
+
   const cert = program.command('cert').description('signing keys and X.509 certificates (ECDSA P-256)');
   cert
     .command('create')

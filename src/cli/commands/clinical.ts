@@ -1,12 +1,12 @@
 // `vpr letter …`, `vpr entry …`, `vpr contribution …`: the clinical record through the same
 // REST routes as any client. Letter bodies come from a file or standard input; attachments are
 // sent as the multipart form the API takes.
-import { readFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { basename } from 'node:path';
 import type { Command } from 'commander';
 import { CONTRIBUTION_KINDS } from '../../core/clinical/contribution.js';
 import { ENTRY_KINDS } from '../../core/clinical/entry-kinds.js';
-import { invalidInput } from '../../core/errors.js';
+import { VprError, invalidInput } from '../../core/errors.js';
 import type { CliContext } from '../context.js';
 import type { View } from '../output.js';
 import { collect, count, ifMatch, printWrite, readBody, readText } from './shared.js';
@@ -190,6 +190,66 @@ export function registerClinicalCommands(program: Command, context: () => CliCon
       ctx.out.answer(answer.body as Json, letterTable);
     });
 
+  letter
+    .command('history <patient-id> <letter-id>')
+    .description('the commits that changed a letter, newest first')
+    .option('--diff', 'with the diff of each')
+    .option('--limit <n>', 'how many', count)
+    .action(async (patientId: string, letterId: string, o: { diff?: boolean; limit?: number }) => {
+      const ctx = context();
+      const answer = await ctx.send({
+        method: 'GET',
+        path: `${patientPath(patientId)}/letters/${encodeURIComponent(letterId)}/history`,
+        query: { diff: o.diff, limit: o.limit },
+      });
+      ctx.out.answer(answer.body as Json, {
+        kind: 'table',
+        rows: (a) => a.history as Json[],
+        columns: [
+          { header: 'when', value: (h: Json) => h.occurred_at },
+          { header: 'action', value: (h: Json) => h.action },
+          { header: 'author', value: (h: Json) => (h.author as Json | undefined)?.name ?? h.author },
+          { header: 'summary', value: (h: Json) => h.summary },
+          { header: 'version', value: (h: Json) => h.version },
+        ] as never,
+      });
+    });
+
+  letter
+    .command('attachment <patient-id> <letter-id> <sha256>')
+    .description('download an attachment (checked against its SHA-256) to --out, or standard output')
+    .option('--out <file>', 'write it here (never over an existing file)')
+    .option('--version <commit>', 'as the letter was at this commit')
+    .action(
+      async (patientId: string, letterId: string, hash: string, o: { out?: string; version?: string }) => {
+        const ctx = context();
+        const answer = await ctx.send({
+          method: 'GET',
+          path: `${patientPath(patientId)}/letters/${encodeURIComponent(letterId)}/attachments/${encodeURIComponent(hash)}`,
+          query: { version: o.version },
+        });
+        if (o.out === undefined) {
+          process.stdout.write(answer.raw);
+          return;
+        }
+        try {
+          await writeFile(o.out, answer.raw, { flag: 'wx' });
+        } catch (error) {
+          if ((error as NodeJS.ErrnoException).code === 'EEXIST') {
+            throw new VprError('ALREADY_EXISTS', `${o.out} exists already; choose another --out`);
+          }
+          throw error;
+        }
+        ctx.out.answer(
+          { file: o.out, bytes: answer.raw.length, sha256: hash },
+          {
+            kind: 'text',
+            text: (r) => `wrote ${r.bytes} bytes to ${r.file}`,
+          },
+        );
+      },
+    );
+
   const entry = program.command('entry').description(`structured entries: ${ENTRY_KINDS.join(', ')}`);
   entry
     .command('add <patient-id> <kind>')
@@ -229,6 +289,33 @@ export function registerClinicalCommands(program: Command, context: () => CliCon
       });
     });
 
+  entry
+    .command('get <patient-id> <kind> <entry-id>')
+    .description('one entry, at HEAD or at a version')
+    .option('--version <commit>', 'as it was at this clinical commit')
+    .action(async (patientId: string, kind: string, entryId: string, o: { version?: string }) => {
+      const ctx = context();
+      const answer = await ctx.send({
+        method: 'GET',
+        path: `${patientPath(patientId)}/entries/${encodeURIComponent(kind)}/${encodeURIComponent(entryId)}`,
+        query: { version: o.version },
+      });
+      ctx.out.answer(answer.body as Json, { kind: 'record' }, (e) => e.entry_id as string);
+    });
+  entry
+    .command('supersede <patient-id> <kind> <entry-id>')
+    .description('correct an entry with a new one that supersedes it (the old one stays, marked)')
+    .requiredOption('--input <file>', 'the new entry as JSON or YAML; - reads standard input')
+    .action(async (patientId: string, kind: string, entryId: string, o: { input: string }) => {
+      const ctx = context();
+      const outcome = await ctx.write({
+        method: 'POST',
+        path: `${patientPath(patientId)}/entries/${encodeURIComponent(kind)}/${encodeURIComponent(entryId)}:supersede`,
+        body: await readBody(o.input),
+      });
+      printWrite(ctx, outcome, { kind: 'record' }, (e: Json) => e.entry_id as string);
+    });
+
   const contribution = program
     .command('contribution')
     .description(`the patient's own contributions: ${CONTRIBUTION_KINDS.join(', ')}`);
@@ -244,5 +331,39 @@ export function registerClinicalCommands(program: Command, context: () => CliCon
         body: await readBody(o.input),
       });
       printWrite(ctx, outcome, { kind: 'record' }, (c: Json) => c.id as string);
+    });
+  contribution
+    .command('list <patient-id>')
+    .description("a patient's contributions, newest first")
+    .option('--limit <n>', 'how many', count)
+    .option('--cursor <cursor>', 'the next page')
+    .action(async (patientId: string, o: { limit?: number; cursor?: string }) => {
+      const ctx = context();
+      const answer = await ctx.send({
+        method: 'GET',
+        path: `${patientPath(patientId)}/contributions`,
+        query: { ...o },
+      });
+      ctx.out.answer(answer.body as Json, {
+        kind: 'table',
+        rows: (a) => a.contributions as Json[],
+        columns: [
+          { header: 'path', value: (c: Json) => c.path },
+          { header: 'title', value: (c: Json) => c.title },
+          { header: 'by', value: (c: Json) => c.author_name },
+          { header: 'created', value: (c: Json) => c.created_at },
+        ] as never,
+      });
+    });
+  contribution
+    .command('get <patient-id> <kind> <contribution-id>')
+    .description('one contribution')
+    .action(async (patientId: string, kind: string, id: string) => {
+      const ctx = context();
+      const answer = await ctx.send({
+        method: 'GET',
+        path: `${patientPath(patientId)}/contributions/${encodeURIComponent(kind)}/${encodeURIComponent(id)}`,
+      });
+      ctx.out.answer(answer.body as Json, { kind: 'record' }, (c) => c.id as string);
     });
 }

@@ -1,4 +1,4 @@
-// `vpr thread …`, `vpr coordination status`, `vpr appointment …`: care coordination through
+// `vpr thread …`, `vpr coordination status`, `vpr appointment|encounter|referral …`: care coordination through
 // the same REST routes as any client. Message bodies come from a file or standard input.
 import type { Command } from 'commander';
 import type { CliContext } from '../context.js';
@@ -141,46 +141,74 @@ export function registerCoordinationCommands(program: Command, context: () => Cl
       printWrite(ctx, outcome, { kind: 'record' });
     });
 
-  const appointment = program.command('appointment').description('appointments (FHIR Appointment)');
-  appointment
-    .command('create <patient-id>')
-    .description('book an appointment')
-    .requiredOption('--input <file>', 'the appointment as JSON or YAML; - reads standard input')
-    .action(async (p: string, o: { input: string }) => {
-      const ctx = context();
-      const outcome = await ctx.write({
-        method: 'POST',
-        path: `${patientPath(p)}/appointments`,
-        body: await readBody(o.input),
+  const careEvents = [
+    ['appointment', 'appointments', 'appointments (FHIR Appointment)', 'book an appointment'],
+    ['encounter', 'encounters', 'encounters (FHIR Encounter)', 'record an encounter'],
+    ['referral', 'referrals', 'referrals (FHIR ServiceRequest)', 'make a referral'],
+  ] as const;
+  for (const [name, collection, description, creating] of careEvents) {
+    const group = program.command(name).description(description);
+    group
+      .command('create <patient-id>')
+      .description(creating)
+      .requiredOption('--input <file>', `the ${name} as JSON or YAML; - reads standard input`)
+      .action(async (p: string, o: { input: string }) => {
+        const ctx = context();
+        const outcome = await ctx.write({
+          method: 'POST',
+          path: `${patientPath(p)}/${collection}`,
+          body: await readBody(o.input),
+        });
+        printWrite(ctx, outcome, eventView, (e) => e.event_id as string);
       });
-      printWrite(ctx, outcome, eventView, (e) => e.event_id as string);
-    });
-  appointment
-    .command('update <patient-id> <appointment-id>')
-    .description('change an appointment (its status workflow: a final status stays final)')
-    .requiredOption('--input <file>', 'the whole appointment as JSON or YAML; - reads standard input')
-    .option('--if-match <version>', 'the version this is based on (default: the current one)')
-    .action(async (p: string, id: string, o: { input: string; ifMatch?: string }) => {
-      const ctx = context();
-      const path = `${patientPath(p)}/appointments/${encodeURIComponent(id)}`;
-      const body = await readBody(o.input);
-      const outcome = await ctx.write({
-        method: 'PUT',
-        path,
-        body,
-        headers: { 'if-match': await ifMatch(ctx, o.ifMatch, path) },
+    group
+      .command(`update <patient-id> <${name}-id>`)
+      .description(
+        `change ${name === 'appointment' ? 'an' : 'a'} ${name} (its status workflow: a final status stays final)`,
+      )
+      .requiredOption('--input <file>', `the whole ${name} as JSON or YAML; - reads standard input`)
+      .option('--if-match <version>', 'the version this is based on (default: the current one)')
+      .action(async (p: string, id: string, o: { input: string; ifMatch?: string }) => {
+        const ctx = context();
+        const path = `${patientPath(p)}/${collection}/${encodeURIComponent(id)}`;
+        const body = await readBody(o.input);
+        const outcome = await ctx.write({
+          method: 'PUT',
+          path,
+          body,
+          headers: { 'if-match': await ifMatch(ctx, o.ifMatch, path) },
+        });
+        printWrite(ctx, outcome, eventView, (e) => e.event_id as string);
       });
-      printWrite(ctx, outcome, eventView, (e) => e.event_id as string);
-    });
-  appointment
-    .command('list [patient-id]')
-    .description("a patient's appointments, or with --location and --date one care location's day")
-    .option('--upcoming', 'only those still to come')
-    .option('--location <name>', 'a care location (with --date)')
-    .option('--date <day>', 'YYYY-MM-DD (with --care-location)')
-    .option('--limit <n>', 'how many', count)
-    .option('--cursor <cursor>', 'the next page')
-    .action(
+    group
+      .command(`get <patient-id> <${name}-id>`)
+      .description(`one ${name}, at HEAD or at a version`)
+      .option('--version <commit>', 'as it was at this coordination commit')
+      .action(async (p: string, id: string, o: { version?: string }) => {
+        const ctx = context();
+        const answer = await ctx.send({
+          method: 'GET',
+          path: `${patientPath(p)}/${collection}/${encodeURIComponent(id)}`,
+          query: { version: o.version },
+        });
+        ctx.out.answer(answer.body as Json, eventView, (e) => e.event_id as string);
+      });
+    const list = group
+      .command(name === 'appointment' ? 'list [patient-id]' : 'list <patient-id>')
+      .description(
+        name === 'appointment'
+          ? "a patient's appointments, or with --location and --date one care location's day"
+          : `a patient's ${collection}`,
+      )
+      .option('--upcoming', 'only those still to come')
+      .option('--limit <n>', 'how many', count)
+      .option('--cursor <cursor>', 'the next page');
+    if (name === 'appointment') {
+      list
+        .option('--location <name>', 'a care location (with --date)')
+        .option('--date <day>', 'YYYY-MM-DD (with --location)');
+    }
+    list.action(
       async (
         p: string | undefined,
         o: { upcoming?: boolean; location?: string; date?: string; limit?: number; cursor?: string },
@@ -196,10 +224,37 @@ export function registerCoordinationCommands(program: Command, context: () => Cl
               })
             : await ctx.send({
                 method: 'GET',
-                path: `${patientPath(p)}/appointments`,
+                path: `${patientPath(p)}/${collection}`,
                 query: { upcoming: o.upcoming, ...paging },
               });
         ctx.out.answer(answer.body as Json, eventTable);
       },
     );
+  }
+
+  thread
+    .command('mine')
+    .description('the open threads a participant takes part in, across patients')
+    .requiredOption('--participant <id>', 'the participant id (an API principal)')
+    .option('--status <status>', 'open (default), closed or archived')
+    .option('--limit <n>', 'how many', count)
+    .option('--cursor <cursor>', 'the next page')
+    .action(async (o: { participant: string; status?: string; limit?: number; cursor?: string }) => {
+      const ctx = context();
+      const answer = await ctx.send({
+        method: 'GET',
+        path: '/api/v1/threads',
+        query: { participant_id: o.participant, status: o.status, limit: o.limit, cursor: o.cursor },
+      });
+      ctx.out.answer(answer.body as Json, {
+        kind: 'table',
+        rows: (a) => a.threads as Json[],
+        columns: [
+          { header: 'patient', value: (t: Json) => t.patient_id },
+          { header: 'thread', value: (t: Json) => t.communication_id },
+          { header: 'messages', value: (t: Json) => t.message_count },
+          { header: 'last', value: (t: Json) => t.last_message_at },
+        ] as never,
+      });
+    });
 }
