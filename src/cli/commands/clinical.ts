@@ -83,6 +83,30 @@ async function letterOf(options: LetterOptions): Promise<Json> {
   return letter;
 }
 
+/** `<group> add <patient-id> <kind> --input <file>`: one item of a kind, posted as it is given. */
+function addOfKind(
+  group: Command,
+  collection: string,
+  what: string,
+  description: string,
+  idField: string,
+  context: () => CliContext,
+): void {
+  group
+    .command('add <patient-id> <kind>')
+    .description(description)
+    .requiredOption('--input <file>', `the ${what} as JSON or YAML; - reads standard input`)
+    .action(async (patientId: string, kind: string, o: { input: string }) => {
+      const ctx = context();
+      const outcome = await ctx.write({
+        method: 'POST',
+        path: `${patientPath(patientId)}/${collection}/${encodeURIComponent(kind)}`,
+        body: await readBody(o.input),
+      });
+      printWrite(ctx, outcome, { kind: 'record' }, (item: Json) => item[idField] as string);
+    });
+}
+
 export function registerClinicalCommands(program: Command, context: () => CliContext): void {
   const letter = program.command('letter').description('letters: Markdown bodies, attachments, sign-off');
 
@@ -251,19 +275,14 @@ export function registerClinicalCommands(program: Command, context: () => CliCon
     );
 
   const entry = program.command('entry').description(`structured entries: ${ENTRY_KINDS.join(', ')}`);
-  entry
-    .command('add <patient-id> <kind>')
-    .description('record an entry (a vital sign, a lab result, a problem)')
-    .requiredOption('--input <file>', 'the entry as JSON or YAML; - reads standard input')
-    .action(async (patientId: string, kind: string, o: { input: string }) => {
-      const ctx = context();
-      const outcome = await ctx.write({
-        method: 'POST',
-        path: `${patientPath(patientId)}/entries/${encodeURIComponent(kind)}`,
-        body: await readBody(o.input),
-      });
-      printWrite(ctx, outcome, { kind: 'record' }, (e: Json) => e.entry_id as string);
-    });
+  addOfKind(
+    entry,
+    'entries',
+    'entry',
+    'record an entry (a vital sign, a lab result, a problem)',
+    'entry_id',
+    context,
+  );
   entry
     .command('list <patient-id>')
     .description("a patient's entries, newest first")
@@ -319,19 +338,14 @@ export function registerClinicalCommands(program: Command, context: () => CliCon
   const contribution = program
     .command('contribution')
     .description(`the patient's own contributions: ${CONTRIBUTION_KINDS.join(', ')}`);
-  contribution
-    .command('add <patient-id> <kind>')
-    .description('add a contribution in the patient’s own words')
-    .requiredOption('--input <file>', 'the contribution as JSON or YAML; - reads standard input')
-    .action(async (patientId: string, kind: string, o: { input: string }) => {
-      const ctx = context();
-      const outcome = await ctx.write({
-        method: 'POST',
-        path: `${patientPath(patientId)}/contributions/${encodeURIComponent(kind)}`,
-        body: await readBody(o.input),
-      });
-      printWrite(ctx, outcome, { kind: 'record' }, (c: Json) => c.id as string);
-    });
+  addOfKind(
+    contribution,
+    'contributions',
+    'contribution',
+    'add a contribution in the patient’s own words',
+    'id',
+    context,
+  );
   contribution
     .command('list <patient-id>')
     .description("a patient's contributions, newest first")
