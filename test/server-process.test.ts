@@ -12,6 +12,7 @@ import { promisify } from 'node:util';
 import * as grpc from '@grpc/grpc-js';
 import { ConfigError, loadConfig } from '../src/config/config.js';
 import { VprGrpcClient } from '../src/transport/grpc/grpc-client.js';
+import { stagingRoot } from '../src/core/record/record-layout.js';
 import { patientBody } from './support/service.js';
 import { tempDir } from './support/temp-dir.js';
 
@@ -88,8 +89,13 @@ test('SIGTERM lets the writes in flight finish before the process exits', async 
       () => 'refused' as const,
     ),
   );
-  // Some requests are being written when the signal comes, others have not reached the server.
-  await new Promise((resolve) => setTimeout(resolve, 50));
+  // The signal comes once a write has begun (a record is being assembled in the staging area,
+  // or one has landed), so some requests are being written and others may not have arrived.
+  // Waiting for that, not a fixed time, keeps the test true on a loaded machine.
+  const begun = async () =>
+    (await readdir(stagingRoot(dataDir)).catch(() => [])).length > 0 ||
+    (await readdir(join(dataDir, 'demographics')).catch(() => [])).length > 0;
+  for (let i = 0; i < 1_000 && !(await begun()); i++) await new Promise((resolve) => setTimeout(resolve, 5));
   server.child.kill('SIGTERM');
   const statuses = await Promise.all(writes);
   assert.equal(await exited(server.child), 0);
