@@ -65,6 +65,35 @@ async function json(args: readonly string[], options: Parameters<typeof vpr>[1] 
   return JSON.parse(run.stdout) as Json;
 }
 
+/** A test CA at `ca` and Dr Ada's key and certificate at `ada`, made with `vpr cert`; answers what it printed. */
+async function makeCertificates(
+  ca: string,
+  ada: string,
+  options: Parameters<typeof vpr>[1] = {},
+): Promise<Json> {
+  assert.equal(
+    (await vpr(['cert', 'ca', 'create', '--name', 'Synthetic Test CA', '--out', ca], options)).code,
+    0,
+  );
+  return json(
+    [
+      'cert',
+      'create',
+      '--name',
+      'Dr Ada Synthetic',
+      '--authority',
+      'GMC',
+      '--number',
+      '7000001',
+      '--ca',
+      ca,
+      '--out',
+      ada,
+    ],
+    options,
+  );
+}
+
 const local = (dataDir: string, extra: Record<string, string> = {}) => ({
   env: {
     VPR_DATA_DIR: dataDir,
@@ -425,27 +454,7 @@ test('vpr cert makes a CA and a clinician certificate; vpr verify reports each c
   const env = local(dataDir);
   const ca = join(dataDir, 'test-ca');
   const ada = join(dataDir, 'ada');
-  assert.equal(
-    (await vpr(['cert', 'ca', 'create', '--name', 'Synthetic Test CA', '--out', ca], env)).code,
-    0,
-  );
-  const made = await json(
-    [
-      'cert',
-      'create',
-      '--name',
-      'Dr Ada Synthetic',
-      '--authority',
-      'GMC',
-      '--number',
-      '7000001',
-      '--ca',
-      ca,
-      '--out',
-      ada,
-    ],
-    env,
-  );
+  const made = await makeCertificates(ca, ada, env);
   assert.deepEqual(made, { key: `${ada}.key.pem`, certificate: `${ada}.cert.pem` });
   assert.equal((await stat(`${ada}.key.pem`)).mode & 0o777, 0o600, 'the private key is private');
   const again = await vpr(
@@ -497,26 +506,7 @@ test('signed writes: --signer signs any write in two steps against a server; sig
   const dir = await tempDir(t);
   const ca = join(dir, 'test-ca');
   const ada = join(dir, 'ada');
-  assert.equal((await vpr(['cert', 'ca', 'create', '--name', 'Synthetic Test CA', '--out', ca])).code, 0);
-  assert.equal(
-    (
-      await vpr([
-        'cert',
-        'create',
-        '--name',
-        'Dr Ada Synthetic',
-        '--authority',
-        'GMC',
-        '--number',
-        '7000001',
-        '--ca',
-        ca,
-        '--out',
-        ada,
-      ])
-    ).code,
-    0,
-  );
+  await makeCertificates(ca, ada);
   const service = await startGrpcService(t, 'pglite', {
     VPR_TRUST_ANCHORS: `${ca}.cert.pem`,
     VPR_SIGNING_POLICY: 'clinical',

@@ -13,10 +13,6 @@ import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 import { ERROR_CODES, VprError, type ErrorCode } from '../src/core/errors.js';
 import { repositoryDir } from '../src/core/record/record-layout.js';
-import {
-  createCertificateAuthority,
-  createProfessionalCertificate,
-} from '../src/core/signing/certificates.js';
 import { ERROR_STATUSES } from '../src/transport/error-statuses.js';
 import { decodeStatusDetails, toServiceError } from '../src/transport/grpc/grpc-errors.js';
 import { SERVICE_NAME, loadVprProto } from '../src/transport/grpc/grpc-server.js';
@@ -24,7 +20,7 @@ import { toStruct } from '../src/transport/grpc/struct.js';
 import { appointmentOn, threadParticipants as PARTICIPANTS } from './support/fixtures.js';
 import { assertCleanAndSound, git } from './support/git-check.js';
 import { failsWith, startGrpcService } from './support/grpc.js';
-import { tempDir } from './support/temp-dir.js';
+import { testPki } from './support/signing.js';
 import {
   ADMIN_KEY,
   CLINIC,
@@ -51,13 +47,7 @@ const field = (s: Json, name: string) => {
 
 for (const backend of withServices) {
   test(`every RPC of vpr.v1.VPR over a socket (${backend})`, async (t) => {
-    const ca = await createCertificateAuthority('Synthetic Test CA');
-    const signer = await createProfessionalCertificate(
-      { name: 'Dr Ada Synthetic', authority: 'GMC', number: '7000001' },
-      { issuer: ca },
-    );
-    const anchors = join(await tempDir(t), 'anchors.pem');
-    await writeFile(anchors, ca.certificatePem);
+    const { ada: signer, anchorsFile: anchors } = await testPki(t);
     const service = await startGrpcService(t, backend, {
       VPR_UPLOAD_LIMIT: String(8 * 1024 * 1024),
       VPR_TRUST_ANCHORS: anchors,

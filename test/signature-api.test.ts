@@ -3,30 +3,17 @@
 // git plumbing) counts as valid with its signer; a forged copy of it makes the record not intact,
 // with the commit and the reason. REST and gRPC answer the same.
 import assert from 'node:assert/strict';
-import { writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import { test } from 'node:test';
 import { repositoryDir } from '../src/core/record/record-layout.js';
-import {
-  createCertificateAuthority,
-  createProfessionalCertificate,
-} from '../src/core/signing/certificates.js';
 import { startGrpcService } from './support/grpc.js';
 import { READER_KEY, WRITER_KEY, auth, patientBody } from './support/service.js';
-import { forgeOnTop, signOnTop } from './support/signing.js';
-import { tempDir } from './support/temp-dir.js';
+import { forgeOnTop, signOnTop, testPki } from './support/signing.js';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- answers are checked field by field
 type Json = Record<string, any>;
 
 test('a patient’s signatures through REST and gRPC: unsigned, valid, forged', async (t) => {
-  const ca = await createCertificateAuthority('Synthetic Test CA');
-  const ada = await createProfessionalCertificate(
-    { name: 'Dr Ada Synthetic', authority: 'GMC', number: '7000001' },
-    { issuer: ca },
-  );
-  const anchors = join(await tempDir(t), 'anchors.pem');
-  await writeFile(anchors, ca.certificatePem);
+  const { ada, anchorsFile: anchors } = await testPki(t);
   const service = await startGrpcService(t, 'pglite', { VPR_TRUST_ANCHORS: anchors });
   const created = await service.inject({
     method: 'POST',

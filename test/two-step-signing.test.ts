@@ -2,7 +2,6 @@
 // the running service with real repositories checked by the stock git CLI. The private keys stay
 // in the test (the client's side); the service only ever sees signatures and certificates.
 import assert from 'node:assert/strict';
-import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
 import { signedWrite, signPrepared } from '../src/client/signing-client.js';
@@ -24,13 +23,11 @@ import {
   patientBody,
   type TestService,
 } from './support/service.js';
-import { forgeOnTop } from './support/signing.js';
-import { tempDir } from './support/temp-dir.js';
+import { ADA, forgeOnTop, testPki } from './support/signing.js';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- answers are checked field by field
 type Json = Record<string, any>;
 
-const ADA = { name: 'Dr Ada Synthetic', authority: 'GMC', number: '7000001' };
 const BOB = { name: 'Dr Bob Synthetic', authority: 'GMC', number: '7000002' };
 
 interface Pki {
@@ -40,13 +37,10 @@ interface Pki {
   readonly anchorsFile: string;
 }
 
+/** The test PKI, with a second clinician (Bob) certified by the same CA. */
 async function pki(t: TestContext): Promise<Pki> {
-  const ca = await createCertificateAuthority('Synthetic Test CA');
-  const ada = await createProfessionalCertificate(ADA, { issuer: ca });
-  const bob = await createProfessionalCertificate(BOB, { issuer: ca });
-  const anchorsFile = join(await tempDir(t), 'anchors.pem');
-  await writeFile(anchorsFile, ca.certificatePem);
-  return { ca, ada, bob, anchorsFile };
+  const base = await testPki(t);
+  return { ...base, bob: await createProfessionalCertificate(BOB, { issuer: base.ca }) };
 }
 
 async function newPatient(service: TestService): Promise<{ id: string; base: string; clinicalDir: string }> {

@@ -1,7 +1,16 @@
 // Signed commits put into a repository behind the record store's back, as a test needs them:
 // a commit signed with the library on top of HEAD, or a forged copy of one, written with git
-// plumbing and made the branch head.
+// plumbing and made the branch head; and the test PKI those commits are signed with.
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { TestContext } from 'node:test';
 import { signCommit } from '../../src/core/signing/commit-signature.js';
+import {
+  createCertificateAuthority,
+  createProfessionalCertificate,
+  type KeyAndCertificate,
+} from '../../src/core/signing/certificates.js';
+import { tempDir } from './temp-dir.js';
 import { git, plumb } from './git-check.js';
 
 /** Writes commit bytes as a commit object with `git hash-object`; answers its id. */
@@ -30,4 +39,18 @@ export async function forgeOnTop(dir: string, signed: Buffer, from: string, to: 
   const id = await writeCommitObject(dir, Buffer.from(signed.toString('utf8').replace(from, to)));
   await git(dir, ['update-ref', 'refs/heads/main', id]);
   return id;
+}
+
+/** Dr Ada Synthetic, the test clinician whose certificate the test CA issues. */
+export const ADA = { name: 'Dr Ada Synthetic', authority: 'GMC', number: '7000001' } as const;
+
+/** A test CA, Dr Ada's key and certificate from it, and a PEM file holding the CA (trust anchors). */
+export async function testPki(
+  t: TestContext,
+): Promise<{ ca: KeyAndCertificate; ada: KeyAndCertificate; anchorsFile: string }> {
+  const ca = await createCertificateAuthority('Synthetic Test CA');
+  const ada = await createProfessionalCertificate(ADA, { issuer: ca });
+  const anchorsFile = join(await tempDir(t), 'anchors.pem');
+  await writeFile(anchorsFile, ca.certificatePem);
+  return { ca, ada, anchorsFile };
 }

@@ -9,10 +9,9 @@ import { ENTRY_KINDS } from '../../core/clinical/entry-kinds.js';
 import { VprError, invalidInput } from '../../core/errors.js';
 import type { CliContext } from '../context.js';
 import type { View } from '../output.js';
-import { collect, count, ifMatch, printWrite, readBody, readText } from './shared.js';
+import { collect, count, ifMatch, nextPage, patientPath, printWrite, readBody, readText } from './shared.js';
 
 type Json = Record<string, unknown>;
-const patientPath = (id: string) => `/api/v1/patients/${encodeURIComponent(id)}`;
 
 const letterView: View<Json> = {
   kind: 'record',
@@ -39,7 +38,7 @@ const letterTable: View<Json> = {
     { header: 'composer', value: (l: Json) => l.composer_name },
     { header: 'updated', value: (l: Json) => l.updated_at },
   ] as never,
-  footer: (a) => (a.next_cursor ? `more: --cursor ${String(a.next_cursor)}` : undefined),
+  footer: nextPage,
 };
 
 /** A letter as the multipart form the API takes: the letter as JSON first, then each file. */
@@ -304,7 +303,7 @@ export function registerClinicalCommands(program: Command, context: () => CliCon
           { header: 'summary', value: (e: Json) => e.summary },
           { header: 'current', value: (e: Json) => (e.current ? 'yes' : 'no') },
         ] as never,
-        footer: (a) => (a.next_cursor ? `more: --cursor ${String(a.next_cursor)}` : undefined),
+        footer: nextPage,
       });
     });
 

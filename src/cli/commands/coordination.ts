@@ -3,10 +3,9 @@
 import type { Command } from 'commander';
 import type { CliContext } from '../context.js';
 import { readable, type View } from '../output.js';
-import { count, ifMatch, printWrite, readBody, readText } from './shared.js';
+import { count, ifMatch, nextPage, patientPath, printWrite, readBody, readText } from './shared.js';
 
 type Json = Record<string, unknown>;
-const patientPath = (id: string) => `/api/v1/patients/${encodeURIComponent(id)}`;
 const threadPath = (p: string, t: string) => `${patientPath(p)}/threads/${encodeURIComponent(t)}`;
 
 const threadView: View<Json> = {
@@ -42,7 +41,7 @@ const eventTable: View<Json> = {
     { header: 'where', value: (e: Json) => e.care_location },
     { header: 'title', value: (e: Json) => e.title },
   ] as never,
-  footer: (a) => (a.next_cursor ? `more: --cursor ${String(a.next_cursor)}` : undefined),
+  footer: nextPage,
 };
 
 export function registerCoordinationCommands(program: Command, context: () => CliContext): void {

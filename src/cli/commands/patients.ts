@@ -2,7 +2,7 @@
 import type { Command } from 'commander';
 import type { CliContext } from '../context.js';
 import type { View } from '../output.js';
-import { count, ifMatch, printWrite, readBody } from './shared.js';
+import { count, ifMatch, nextPage, patientPath, printWrite, readBody } from './shared.js';
 
 type Json = Record<string, unknown>;
 
@@ -23,7 +23,7 @@ const patientView: View<Json> = {
   }),
 };
 
-const path = (id: string) => `/api/v1/patients/${encodeURIComponent(id)}`;
+const path = patientPath;
 
 export function registerPatientCommands(program: Command, context: () => CliContext): void {
   const patient = program
@@ -137,7 +137,7 @@ export function registerPatientCommands(program: Command, context: () => CliCont
           { header: 'born', value: (p: Json) => p.date_of_birth },
           { header: 'updated', value: (p: Json) => p.updated_at },
         ] as never,
-        footer: (a) => (a.next_cursor ? `more: --cursor ${String(a.next_cursor)}` : undefined),
+        footer: nextPage,
       });
     });
 

@@ -10,7 +10,7 @@ import { RecordStore, parseVersion } from '../../core/record/record-store.js';
 import { NO_TRUST_ANCHORS, parseTrustAnchors } from '../../core/signing/trust-anchors.js';
 import { verifyCommitBytes, type Verdict } from '../../core/signing/verify-commit.js';
 import { verifyHistory } from '../../core/signing/verify-history.js';
-import { loadConfig } from '../../config/config.js';
+import { loadConfig, type VprConfig } from '../../config/config.js';
 import { Projection } from '../../projection/projection.js';
 import { countRepositories } from '../../projection/reindex.js';
 import { MAX_REINDEX_THREADS } from '../../projection/row-builder-pool.js';
@@ -37,7 +37,10 @@ function describe(verdict: Verdict): string {
 }
 
 /** Runs `work` on the local data directory's record store; refused with --server. */
-async function withStore<T>(ctx: CliContext, work: (store: RecordStore) => Promise<T>): Promise<T> {
+async function withStore<T>(
+  ctx: CliContext,
+  work: (store: RecordStore, config: VprConfig) => Promise<T>,
+): Promise<T> {
   if (ctx.profile.server !== undefined) {
     throw new VprError(
       'INVALID_INPUT',
@@ -47,10 +50,11 @@ async function withStore<T>(ctx: CliContext, work: (store: RecordStore) => Promi
       },
     );
   }
-  const store = new RecordStore({ dataDir: loadConfig().dataDir });
+  const config = loadConfig();
+  const store = new RecordStore({ dataDir: config.dataDir });
   await store.open();
   try {
-    return await work(store);
+    return await work(store, config);
   } finally {
     await store.close();
   }
@@ -140,8 +144,7 @@ export function registerRecordCommands(program: Command, context: () => CliConte
         if (o.threads !== undefined && o.threads > MAX_REINDEX_THREADS) {
           throw invalidInput('--threads', `must be a whole number from 0 to ${MAX_REINDEX_THREADS}`);
         }
-        await withStore(ctx, async (store) => {
-          const config = loadConfig();
+        await withStore(ctx, async (store, config) => {
           const projection = await Projection.open(
             {
               dataDir: config.dataDir,
@@ -200,8 +203,7 @@ export function registerRecordCommands(program: Command, context: () => CliConte
         return;
       }
       if (id === undefined) throw invalidInput('<id>', 'verify <kind> needs the repository id');
-      const commits = await withStore(ctx, async (store) => {
-        const config = loadConfig();
+      const commits = await withStore(ctx, async (store, config) => {
         const anchors =
           config.trustAnchorsFile === undefined
             ? NO_TRUST_ANCHORS

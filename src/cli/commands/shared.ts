@@ -73,6 +73,13 @@ export function printWrite<T>(
   );
 }
 
+/** A patient's path in the REST API. */
+export const patientPath = (id: string): string => `/api/v1/patients/${encodeURIComponent(id)}`;
+
+/** The footer of a paged table: how to ask for the next page, when there is one. */
+export const nextPage = (answer: { next_cursor?: unknown }): string | undefined =>
+  answer.next_cursor ? `more: --cursor ${String(answer.next_cursor)}` : undefined;
+
 /** Collects a repeatable option's values. */
 export const collect = (value: string, previous: string[] = []): string[] => [...previous, value];
 
