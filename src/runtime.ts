@@ -41,6 +41,8 @@ export interface RuntimeOptions {
   readonly schema?: string;
   /** The keys to accept instead of those of the configuration (the CLI's local mode). */
   readonly keys?: ApiKeys;
+  /** An embedded projection kept in memory (see ProjectionOptions.inMemory). */
+  readonly scratchProjection?: boolean;
 }
 
 export interface Runtime {
@@ -127,6 +129,7 @@ export async function startRuntime(config: VprConfig, options: RuntimeOptions = 
       applicationName: 'vpr',
       ...(config.databaseUrl === undefined ? {} : { databaseUrl: config.databaseUrl }),
       ...(options.schema === undefined ? {} : { schema: options.schema }),
+      ...(options.scratchProjection === true ? { inMemory: true } : {}),
     },
     store,
   );

@@ -4,7 +4,7 @@
 // same requests without a socket (Fastify's inject). The command line has no logic of its own.
 import { randomBytes } from 'node:crypto';
 import { Writable } from 'node:stream';
-import { ApiKeys, localKey } from '../auth/api-keys.js';
+import { ApiKeys, localKey, type KnownKey } from '../auth/api-keys.js';
 import type { Author } from '../core/commit/author.js';
 import { loadConfig, type VprConfig } from '../config/config.js';
 import { startRuntime, type Runtime } from '../runtime.js';
@@ -72,6 +72,21 @@ function answerOf(status: number, headers: Record<string, string>, raw: Buffer):
   return { status, headers, body, raw };
 }
 
+/** A letter as the multipart form the API takes: the letter as JSON first, then each file. */
+export async function letterForm(
+  letter: unknown,
+  files: readonly { readonly name: string; readonly bytes: Buffer }[],
+): Promise<{ body: Buffer; contentType: string }> {
+  const form = new FormData();
+  form.append('letter', JSON.stringify(letter));
+  for (const file of files) form.append('file', new Blob([file.bytes]), file.name);
+  const encoded = new Response(form);
+  return {
+    body: Buffer.from(await encoded.arrayBuffer()),
+    contentType: encoded.headers.get('content-type') ?? 'multipart/form-data',
+  };
+}
+
 /** A running server over HTTP(S). */
 export class RemoteApi implements ApiClient {
   readonly mode = 'remote' as const;
@@ -118,6 +133,14 @@ export interface LocalIdentity {
   readonly careLocation: string;
 }
 
+/** How a local service is opened beyond the configuration (`vpr generate`'s workers). */
+export interface LocalOptions {
+  /** More keys this process holds, such as the generated population's staff. */
+  readonly alsoAccept?: readonly KnownKey[];
+  /** Keep an embedded projection in memory: another process projects these commits later. */
+  readonly scratchProjection?: boolean;
+}
+
 /**
  * The service itself, started in this process on the local data directory (VPR_DATA_DIR and the
  * rest of the configuration), with one key that exists only in this process and acts as
@@ -134,7 +157,11 @@ export class LocalApi implements ApiClient {
     this.apiKey = apiKey;
   }
 
-  static async open(identity: LocalIdentity, config: VprConfig = loadConfig()): Promise<LocalApi> {
+  static async open(
+    identity: LocalIdentity,
+    config: VprConfig = loadConfig(),
+    local: LocalOptions = {},
+  ): Promise<LocalApi> {
     const apiKey = `local-${randomBytes(24).toString('hex')}`;
     const quiet = new Writable({ write: (_chunk, _encoding, done) => done() });
     // REST only: requests are injected, nothing listens, and the gRPC door is not built.
@@ -142,7 +169,11 @@ export class LocalApi implements ApiClient {
       { ...config, logLevel: 'silent', serve: 'rest' },
       {
         logDestination: quiet,
-        keys: new ApiKeys([localKey(apiKey, 'cli', identity.author, identity.careLocation)]),
+        keys: new ApiKeys([
+          localKey(apiKey, 'cli', identity.author, identity.careLocation),
+          ...(local.alsoAccept ?? []),
+        ]),
+        ...(local.scratchProjection === true ? { scratchProjection: true } : {}),
       },
     );
     return new LocalApi(runtime, apiKey);

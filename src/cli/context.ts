@@ -5,7 +5,14 @@ import { readFile } from 'node:fs/promises';
 import { VprError } from '../core/errors.js';
 import { signedWriteVia, type SignedOutcome, type SignerFiles } from '../client/signing-client.js';
 import { loadConfig } from '../config/config.js';
-import { LocalApi, RemoteApi, type ApiAnswer, type ApiClient, type ApiRequest } from './api-client.js';
+import {
+  LocalApi,
+  RemoteApi,
+  type ApiAnswer,
+  type ApiClient,
+  type ApiRequest,
+  type LocalOptions,
+} from './api-client.js';
 import { Output } from './output.js';
 import { loadProfile, type Profile, type ProfileFlags } from './profile.js';
 
@@ -35,8 +42,11 @@ export class CliContext {
     return this.#profile;
   }
 
-  /** The service: the server of --server / VPR_SERVER / the profile, else the local data directory. */
-  async api(): Promise<ApiClient> {
+  /**
+   * The service: the server of --server / VPR_SERVER / the profile, else the local data directory
+   * (opened with `local`, such as keys that exist only in this process).
+   */
+  async api(local: LocalOptions = {}): Promise<ApiClient> {
     if (this.#api !== undefined) return this.#api;
     const profile = this.profile;
     if (profile.server !== undefined) {
@@ -52,6 +62,7 @@ export class CliContext {
       this.#api = await LocalApi.open(
         { author: profile.author, careLocation: profile.careLocation ?? config.careLocation },
         config,
+        local,
       );
     }
     return this.#api;

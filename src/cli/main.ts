@@ -14,6 +14,7 @@ import { CliContext, type GlobalOptions } from './context.js';
 import { candidates, completionScript } from './completion.js';
 import { registerAdminCommands } from './commands/admin.js';
 import { registerClinicalCommands } from './commands/clinical.js';
+import { registerGenerateCommand } from './commands/generate.js';
 import { registerCoordinationCommands } from './commands/coordination.js';
 import { registerPatientCommands } from './commands/patients.js';
 import { registerRecordCommands } from './commands/records.js';
@@ -56,6 +57,7 @@ export function buildProgram(context: () => CliContext): Command {
   registerCoordinationCommands(program, context);
   registerRecordCommands(program, context);
   registerAdminCommands(program, context);
+  registerGenerateCommand(program, context);
   program
     .command('completion')
     .description('print the shell completion script')

@@ -30,6 +30,11 @@ export interface ProjectionOptions {
   readonly applicationName?: string;
   /** Caches list pages (invalidated on every projected write); none: every list queries the database. */
   readonly cache?: ReadCache;
+  /**
+   * Without DATABASE_URL: keep the projection in memory, not under the data directory — a scratch
+   * projection for a process whose commits another will project (`vpr generate`'s workers).
+   */
+  readonly inMemory?: boolean;
 }
 
 export interface ProjectionStatus {
@@ -63,7 +68,7 @@ export class Projection {
   static async open(options: ProjectionOptions, store: RecordStore): Promise<Projection> {
     const client =
       options.databaseUrl === undefined
-        ? await openPglite(join(options.dataDir, '.projection', 'pglite'))
+        ? await openPglite(options.inMemory === true ? undefined : join(options.dataDir, '.projection', 'pglite'))
         : await openPostgres({
             connectionString: options.databaseUrl,
             ...(options.schema === undefined ? {} : { schema: options.schema }),

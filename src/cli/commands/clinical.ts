@@ -7,6 +7,7 @@ import type { Command } from 'commander';
 import { CONTRIBUTION_KINDS } from '../../core/clinical/contribution.js';
 import { ENTRY_KINDS } from '../../core/clinical/entry-kinds.js';
 import { VprError, invalidInput } from '../../core/errors.js';
+import { letterForm } from '../api-client.js';
 import type { CliContext } from '../context.js';
 import type { View } from '../output.js';
 import { collect, count, ifMatch, nextPage, patientPath, printWrite, readBody, readText } from './shared.js';
@@ -41,27 +42,20 @@ const letterTable: View<Json> = {
   footer: nextPage,
 };
 
-/** A letter as the multipart form the API takes: the letter as JSON first, then each file. */
+/** A letter with the files named on the command line, as the multipart form the API takes. */
 async function multipart(
   letter: Json,
   files: readonly string[],
 ): Promise<{ body: Buffer; contentType: string }> {
-  const form = new FormData();
-  form.append('letter', JSON.stringify(letter));
+  const parts = [];
   for (const file of files) {
-    let bytes: Buffer;
     try {
-      bytes = await readFile(file);
+      parts.push({ name: basename(file), bytes: await readFile(file) });
     } catch {
       throw invalidInput('--attach', `cannot read ${file}`);
     }
-    form.append('file', new Blob([bytes]), basename(file));
   }
-  const encoded = new Response(form);
-  return {
-    body: Buffer.from(await encoded.arrayBuffer()),
-    contentType: encoded.headers.get('content-type') ?? 'multipart/form-data',
-  };
+  return letterForm(letter, parts);
 }
 
 interface LetterOptions {
