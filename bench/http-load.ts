@@ -67,9 +67,14 @@ export interface ServerProcess {
   stop(): Promise<void>;
 }
 
-/** `node dist/src/main.js` on a fresh data directory and a free port, once it answers /readyz. */
-export async function startServer(key: string, env: Record<string, string> = {}): Promise<ServerProcess> {
-  const dataDir = await mkdtemp(join(tmpdir(), 'vpr-bench-'));
+/** `node dist/src/main.js` on a data directory and a free port, once it answers /readyz. */
+export async function startServer(
+  key: string,
+  env: Record<string, string> = {},
+  /** An existing data directory to serve (default: a fresh one). */
+  existing?: string,
+): Promise<ServerProcess> {
+  const dataDir = existing ?? (await mkdtemp(join(tmpdir(), 'vpr-bench-')));
   const port = await freePort();
   const grpcPort = await freePort();
   const child = spawn(process.execPath, [MAIN], {
@@ -96,7 +101,7 @@ export async function startServer(key: string, env: Record<string, string> = {})
     } catch {
       // not listening yet
     }
-    if (i > 600 || child.exitCode !== null) throw new Error('the server did not start');
+    if (i > 6000 || child.exitCode !== null) throw new Error('the server did not start');
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
 }
