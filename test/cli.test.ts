@@ -24,46 +24,11 @@ import {
 } from './support/service.js';
 import { forgeOnTop, signOnTop } from './support/signing.js';
 import { tempDir } from './support/temp-dir.js';
+import { CLI, json, vpr, type Json } from './support/cli.js';
 import { repositoryDir } from '../src/core/record/record-layout.js';
 import { parseRecordId } from '../src/core/ids/record-id.js';
 
-const CLI = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
 const DOCS = fileURLToPath(new URL('../../docs/cli.md', import.meta.url));
-
-// eslint-disable-next-line @typescript-eslint/no-explicit-any -- answers are checked field by field
-type Json = Record<string, any>;
-
-interface Run {
-  readonly code: number;
-  readonly stdout: string;
-  readonly stderr: string;
-}
-
-/** Runs the built CLI; `input` is written to its standard input. */
-function vpr(
-  args: readonly string[],
-  options: { env?: Record<string, string>; input?: string; cwd?: string } = {},
-): Promise<Run> {
-  return new Promise((resolve) => {
-    const child = execFile(
-      CLI,
-      [...args],
-      {
-        env: { ...process.env, NO_COLOR: '1', ...options.env },
-        ...(options.cwd === undefined ? {} : { cwd: options.cwd }),
-      },
-      (error, stdout, stderr) => resolve({ code: error === null ? 0 : Number(error.code), stdout, stderr }),
-    );
-    child.stdin?.end(options.input ?? '');
-  });
-}
-
-/** Runs and expects success; answers the parsed --json output. */
-async function json(args: readonly string[], options: Parameters<typeof vpr>[1] = {}): Promise<Json> {
-  const run = await vpr([...args, '--json'], options);
-  assert.equal(run.code, 0, `vpr ${args.join(' ')}: ${run.stderr}`);
-  return JSON.parse(run.stdout) as Json;
-}
 
 /** A test CA at `ca` and Dr Ada's key and certificate at `ada`, made with `vpr cert`; answers what it printed. */
 async function makeCertificates(

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
 import { parse, stringify } from 'yaml';
-import { parseYamlMapping } from '../src/projection/yaml-mapping.js';
+import { parseYamlMapping } from '../src/core/yaml-mapping.js';
 import { renderInitialCoordinationStatus } from '../src/core/record/coordination-status.js';
 import { renderEhrStatus } from '../src/core/record/ehr-status.js';
 import { parseDemographics } from '../src/core/patient/demographics.js';

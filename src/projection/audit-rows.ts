@@ -15,7 +15,7 @@ import {
   type StoredPatient,
 } from '../core/patient/fhir-patient.js';
 import type { HistoryReader } from './history-reader.js';
-import { parseYamlMapping } from './yaml-mapping.js';
+import { parseYamlMapping } from '../core/yaml-mapping.js';
 
 export interface AuditRow {
   readonly patientId: RecordId;

@@ -2,7 +2,7 @@
 // computed once when the file is projected so that lists do no heavy work. A YAML file's parsed
 // mapping is handed back with the summary, so the facts read from it need no second parse.
 import { createHash } from 'node:crypto';
-import { parseYamlMapping, type YamlMapping } from './yaml-mapping.js';
+import { parseYamlMapping, type YamlMapping } from '../core/yaml-mapping.js';
 import { CONTRIBUTION_TITLES, readContribution } from '../core/clinical/contribution.js';
 
 export interface DocumentSummary {

@@ -68,7 +68,9 @@ export class Projection {
   static async open(options: ProjectionOptions, store: RecordStore): Promise<Projection> {
     const client =
       options.databaseUrl === undefined
-        ? await openPglite(options.inMemory === true ? undefined : join(options.dataDir, '.projection', 'pglite'))
+        ? await openPglite(
+            options.inMemory === true ? undefined : join(options.dataDir, '.projection', 'pglite'),
+          )
         : await openPostgres({
             connectionString: options.databaseUrl,
             ...(options.schema === undefined ? {} : { schema: options.schema }),

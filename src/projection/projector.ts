@@ -35,7 +35,7 @@ import {
 import { auditRowOfCommit } from './audit-rows.js';
 import { readPatient } from '../core/patient/fhir-patient.js';
 import type { SqlClient } from './sql-client.js';
-import { parseYamlMapping, type YamlMapping } from './yaml-mapping.js';
+import { parseYamlMapping, type YamlMapping } from '../core/yaml-mapping.js';
 import { entryRowOf, letterRowOf, type FileDates, type LetterRow } from './clinical-rows.js';
 import { careEventRowOf, threadFileOf, threadRowsOf } from './coordination-rows.js';
 import { ledgerPath } from '../core/coordination/ledger.js';

@@ -3,7 +3,7 @@
 // repositories from EHR_STATUS and COORDINATION_STATUS. Malformed files yield nothing rather
 // than a broken row.
 import { readPatient } from '../core/patient/fhir-patient.js';
-import type { YamlMapping } from './yaml-mapping.js';
+import type { YamlMapping } from '../core/yaml-mapping.js';
 
 export interface PatientFacts {
   readonly familyName: string;

@@ -15,7 +15,7 @@ import {
   patientFacts,
   type PatientFacts,
 } from './record-facts.js';
-import type { YamlMapping } from './yaml-mapping.js';
+import type { YamlMapping } from '../core/yaml-mapping.js';
 import { auditRowsOfHistory, type AuditRow } from './audit-rows.js';
 import { historyReader, type HistoryReader } from './history-reader.js';
 import { readPatient } from '../core/patient/fhir-patient.js';

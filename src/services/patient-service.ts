@@ -38,7 +38,7 @@ import {
 import type { ContactClaims, ContactValue } from '../projection/contact-claims.js';
 import type { IdempotencyStore } from '../projection/idempotency-store.js';
 import type { Projection } from '../projection/projection.js';
-import { parseYamlMapping } from '../projection/yaml-mapping.js';
+import { parseYamlMapping } from '../core/yaml-mapping.js';
 import type { WriteSwitch } from './write-switch.js';
 import type { RecordLinks, RecordLinksOf } from './record-links.js';
 import { CommitSigning, isCommitPrepared, type SigningMode } from './commit-signing.js';

@@ -19,7 +19,7 @@ import { DocumentReader } from '../cache/document-reader.js';
 import type { ReadCache } from '../cache/read-cache.js';
 import { ACTING_PRINCIPAL_TRAILER } from '../projection/audit-rows.js';
 import type { Projection } from '../projection/projection.js';
-import { parseYamlMapping } from '../projection/yaml-mapping.js';
+import { parseYamlMapping } from '../core/yaml-mapping.js';
 import type { Actor } from './patient-service.js';
 import type { RecordLinks } from './record-links.js';
 import type { WriteSwitch } from './write-switch.js';

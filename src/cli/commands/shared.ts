@@ -2,7 +2,7 @@
 // YAML, parsed with the service's own rules), the ETag dance for updates, and printing a write.
 import { readFile } from 'node:fs/promises';
 import { invalidInput } from '../../core/errors.js';
-import { parseYamlMapping } from '../../projection/yaml-mapping.js';
+import { parseYamlMapping } from '../../core/yaml-mapping.js';
 import type { CliContext, WriteOutcome } from '../context.js';
 import type { View } from '../output.js';
 

@@ -45,7 +45,8 @@
 //   `clinical_status` (HL7 condition-clinical active, inactive, resolved), at0077 Date/time of
 //   onset and at0030 Date/time of resolution (DV_DATE_TIME holding a date), at0005 Severity (local
 //   at0047 Mild, at0048 Moderate, at0049 Severe), at0069 Comment.
-import { parseDocument, stringify } from 'yaml';
+import { stringify } from 'yaml';
+import { parseYamlMappingWithoutAliases } from '../yaml-mapping.js';
 import { invalidInput } from '../errors.js';
 import { parseSingleLine } from '../commit/author.js';
 import { parseTimestampId, type TimestampId } from '../ids/timestamp-id.js';
@@ -656,9 +657,7 @@ const READERS: Readonly<Record<EntryKind, (context: ReadContext) => EntryInput |
 function parseMapping(text: string): Mapping | undefined {
   if (typeof text !== 'string' || text.length > MAX_COMPOSITION_CHARS) return undefined;
   try {
-    const document = parseDocument(text, { uniqueKeys: true });
-    if (document.errors.length > 0) return undefined;
-    return asMapping(document.toJS({ maxAliasCount: 0 }));
+    return asMapping(parseYamlMappingWithoutAliases(text));
   } catch {
     return undefined;
   }

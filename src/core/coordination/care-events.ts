@@ -8,7 +8,8 @@
 //
 // The vocabulary (kinds, value sets, limits, paths) is care-event-kinds.ts, strict parsing of
 // client input care-event-input.ts, the status workflow care-event-status.ts; all re-exported here.
-import { parse, stringify } from 'yaml';
+import { stringify } from 'yaml';
+import { parseYamlMappingWithoutAliases } from '../yaml-mapping.js';
 import { parseSingleLine } from '../commit/author.js';
 import { parseTimestampId, type TimestampId } from '../ids/timestamp-id.js';
 import {
@@ -344,11 +345,11 @@ function readReferral({ root, vpr, status }: ReadContext<'referral'>): ReferralI
   };
 }
 
-/** The YAML text's top-level mapping, parsed with aliases refused; undefined for anything else. */
+/** The YAML text's top-level mapping; undefined for anything else. */
 function parseMapping(text: string): Mapping | undefined {
   if (typeof text !== 'string' || text.length > MAX_RESOURCE_CHARS) return undefined;
   try {
-    return asMapping(parse(text, { maxAliasCount: 0, uniqueKeys: true, logLevel: 'error' }));
+    return asMapping(parseYamlMappingWithoutAliases(text));
   } catch {
     return undefined;
   }

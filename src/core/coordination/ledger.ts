@@ -12,7 +12,8 @@
 // is never removed. The stored file is read back leniently (`readLedger`); where a value cannot
 // be read, the most restrictive reading is taken (restricted, policies off) rather than a
 // permission invented.
-import { parse, Scalar, stringify } from 'yaml';
+import { Scalar, stringify } from 'yaml';
+import { parseYamlMappingWithoutAliases } from '../yaml-mapping.js';
 import { invalidInput, VprError } from '../errors.js';
 import { fieldAt, given, objectAt, refuseUnknown } from '../input.js';
 import { parseSingleLine } from '../commit/author.js';
@@ -428,13 +429,7 @@ function readParticipants(value: unknown): Participant[] {
  * flag that cannot be read is the restrictive value (restricted true, policies false).
  */
 export function readLedger(text: string): Ledger | undefined {
-  let doc: unknown;
-  try {
-    doc = parse(text, { maxAliasCount: 0 });
-  } catch {
-    return undefined;
-  }
-  const root = asObject(doc);
+  const root = asObject(parseYamlMappingWithoutAliases(text));
   if (root === undefined || !THREAD_STATUSES.includes(root.status as ThreadStatus)) return undefined;
   let communicationId: TimestampId;
   try {

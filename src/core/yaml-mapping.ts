@@ -1,0 +1,49 @@
+// How the record's stored YAML files are read back: a file's top-level mapping, for the
+// projection (parsed once per file and shared by everything that reads it) and for the core's
+// readers of entries, ledgers and care events. Anything that is not a mapping, or not valid
+// YAML (duplicate keys included), is `undefined`: a malformed file yields no title, no facts and
+// no item, never a failed projection. For the projection, aliases resolve to shared references
+// (js-yaml never copies them), so an alias bomb costs nothing; the core's readers refuse them
+// (`parseYamlMappingWithoutAliases`). Request bodies are parsed elsewhere, strictly
+// (src/transport/http/yaml-body.ts).
+//
+// The record's files are written with the `yaml` package; they are read here with js-yaml 4
+// and its YAML 1.2 core schema, which resolves scalars as `yaml` does (dates stay strings) and
+// parses these files five to ten times as fast as `yaml` (and as js-yaml 5), where parsing was
+// the largest single cost of a reindex (docs/adr/0006-reindex-in-worker-threads.md). A test
+// checks that both parsers agree on every kind of file the record holds.
+import { CORE_SCHEMA, load } from 'js-yaml';
+import { parse } from 'yaml';
+
+export type YamlMapping = Readonly<Record<string, unknown>>;
+
+export function parseYamlMapping(text: string): YamlMapping | undefined {
+  try {
+    const value = load(text, { schema: CORE_SCHEMA }) as unknown;
+    return typeof value === 'object' && value !== null && !Array.isArray(value)
+      ? (value as YamlMapping)
+      : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Where an alias could start: `*` opening a node (after a line start, white space, a flow
+ * bracket or comma). Plain text such as `2*3` or `a * b` does not match; what does is parsed by
+ * the strict parser, so a false alarm costs time, never a wrong answer.
+ */
+const MAYBE_ALIAS = /(?:^|[\s[{,])\*[^\s*]/m;
+
+/** As `parseYamlMapping`, but a file that uses an alias is `undefined` (what the core's readers want). */
+export function parseYamlMappingWithoutAliases(text: string): YamlMapping | undefined {
+  if (!MAYBE_ALIAS.test(text)) return parseYamlMapping(text);
+  try {
+    const value = parse(text, { maxAliasCount: 0, uniqueKeys: true, logLevel: 'error' }) as unknown;
+    return typeof value === 'object' && value !== null && !Array.isArray(value)
+      ? (value as YamlMapping)
+      : undefined;
+  } catch {
+    return undefined;
+  }
+}
