@@ -1,13 +1,16 @@
 // The load generator of `bench:load`, run as its own process so that it never shares an event
 // loop with the server it measures: it finds its targets through the API (patients, a letter and
-// a thread of each), then offers the clinic mix at fixed rates, one autocannon instance per
-// operation paced at its share of the rate, stepping up until the p95 of the whole mix breaks
-// the limit. Each step is printed as one JSON line on standard output. Only 127.0.0.1 is a
-// target; every step is bounded in time.
+// a thread of each), then offers the clinic mix as one open-model arrival stream at fixed rates
+// (requests evenly spaced, each operation drawn from a shuffled deck in the mix's proportions),
+// sent over undici's connection pool, stepping up until the p95 of the whole mix breaks the
+// limit. autocannon's rate limit is a per-second allowance per connection, so its requests leave
+// in bursts at each second boundary — measured to triple even the baseline's median — hence the
+// pacing here (docs/adr/0013-load-benchmark.md). Each step is one JSON line on standard output.
+// Only 127.0.0.1 is a target; every step is bounded in time (and in requests in flight).
 //
 // It drives VPR and the baseline (baseline-crud-server.ts) alike: they share the API's shape.
-import autocannon from 'autocannon';
-import { asRequests, type Call } from './http-load.js';
+import { Pool, type Dispatcher } from 'undici';
+import type { Call } from './http-load.js';
 import { percentile } from './measure.js';
 
 export interface DriverConfig {
@@ -59,6 +62,9 @@ export const CLINIC_MIX = [
 ] as const;
 
 type Operation = (typeof CLINIC_MIX)[number]['operation'];
+
+/** Requests in flight at most; one due beyond it counts as failed (`overload`). */
+const MAX_IN_FLIGHT = 512;
 
 interface Targets {
   readonly patients: { id: string; body: Record<string, unknown>; etag: string }[];
@@ -195,67 +201,102 @@ function callsOf(config: DriverConfig, targets: Targets): Record<Operation, Call
   };
 }
 
-async function runOperation(
-  config: DriverConfig,
-  operation: (typeof CLINIC_MIX)[number],
-  call: Call,
-  rate: number,
-  seconds: number,
-): Promise<{ result: OperationResult; times: number[] }> {
-  const opRate = Math.max(1, (rate * operation.weight) / 100);
-  const times: number[] = [];
-  const statuses: Record<string, number> = {};
-  // Enough connections that 250 ms of latency still leaves the rate unthrottled (open model).
-  const connections = Math.min(128, Math.max(2, Math.ceil(opRate / 4)));
-  const instance = autocannon({
-    url: config.base,
-    connections,
-    overallRate: opRate,
-    duration: seconds,
-    timeout: 10,
-    requests: asRequests(call),
-  }) as unknown as NodeJS.EventEmitter & Promise<autocannon.Result>;
-  instance.on('response', (_client: unknown, status: number, _bytes: number, ms: number) => {
-    times.push(ms);
-    if (status >= 300) statuses[status] = (statuses[status] ?? 0) + 1;
-  });
-  const outcome = await instance;
-  if (outcome.errors > 0) statuses.error = outcome.errors;
-  const sorted = [...times].sort((a, b) => a - b);
-  return {
-    times,
-    result: {
-      operation: operation.operation,
-      write: operation.write,
-      offered: opRate,
-      achieved: times.length / seconds,
-      p50: percentile(sorted, 0.5),
-      p95: percentile(sorted, 0.95),
-      p99: percentile(sorted, 0.99),
-      failures: outcome.non2xx + outcome.errors,
-      statuses,
-    },
-  };
+/** A deck of 100 operations in the mix's proportions, shuffled: one arrival stream, exactly the mix. */
+function deckOf(): (typeof CLINIC_MIX)[number][] {
+  const deck = CLINIC_MIX.flatMap((op) => Array.from({ length: op.weight }, () => op));
+  for (let i = deck.length - 1; i > 0; i--) {
+    const j = Math.floor(Math.random() * (i + 1));
+    [deck[i], deck[j]] = [deck[j]!, deck[i]!];
+  }
+  return deck;
 }
 
+/**
+ * One step of the open model: requests due every 1000/rate ms for `seconds`, each sent when it
+ * is due whatever the state of earlier ones (up to `MAX_IN_FLIGHT`, past which a request counts
+ * as failed rather than silently waiting), its latency counted from when it was due, so queueing
+ * in the server shows in full.
+ */
 export async function runStep(
-  config: DriverConfig,
+  pool: Pool,
   calls: Record<Operation, Call>,
   rate: number,
   seconds: number,
 ): Promise<StepResult> {
-  const runs = await Promise.all(
-    CLINIC_MIX.map((op) => runOperation(config, op, calls[op.operation], rate, seconds)),
-  );
-  const all = runs.flatMap((r) => r.times).sort((a, b) => a - b);
+  const times = new Map<Operation, number[]>(CLINIC_MIX.map((op) => [op.operation, []]));
+  const statuses = new Map<Operation, Record<string, number>>(CLINIC_MIX.map((op) => [op.operation, {}]));
+  const count = (op: Operation, status: string) => {
+    const s = statuses.get(op)!;
+    s[status] = (s[status] ?? 0) + 1;
+  };
+  let deck = deckOf();
+  let inFlight = 0;
+  const pending: Promise<void>[] = [];
+  const started = performance.now();
+  const total = Math.round(rate * seconds);
+  for (let i = 0; i < total; i++) {
+    const due = started + (i * 1000) / rate;
+    const wait = due - performance.now();
+    if (wait > 1) await new Promise((resolve) => setTimeout(resolve, wait));
+    if (i % deck.length === 0 && i > 0) deck = deckOf();
+    const op = deck[i % deck.length]!.operation;
+    if (inFlight >= MAX_IN_FLIGHT) {
+      count(op, 'overload');
+      continue;
+    }
+    const call = calls[op]();
+    inFlight++;
+    pending.push(
+      pool
+        .request({
+          method: call.method as Dispatcher.HttpMethod,
+          path: call.path,
+          headers: call.headers,
+          ...(call.body === undefined ? {} : { body: call.body }),
+          headersTimeout: 10_000,
+          bodyTimeout: 10_000,
+        })
+        .then(async (response) => {
+          await response.body.arrayBuffer();
+          times.get(op)!.push(performance.now() - due);
+          if (response.statusCode >= 300) count(op, String(response.statusCode));
+          const etag = response.headers.etag;
+          call.onDone?.({
+            headers: { get: () => (typeof etag === 'string' ? etag : null) },
+          } as unknown as Response);
+        })
+        .catch(() => count(op, 'error'))
+        .finally(() => {
+          inFlight--;
+        }),
+    );
+  }
+  await Promise.all(pending);
+  const elapsed = seconds;
+  const operations = CLINIC_MIX.map((op): OperationResult => {
+    const sorted = [...times.get(op.operation)!].sort((a, b) => a - b);
+    const s = statuses.get(op.operation)!;
+    return {
+      operation: op.operation,
+      write: op.write,
+      offered: (rate * op.weight) / 100,
+      achieved: sorted.length / elapsed,
+      p50: percentile(sorted, 0.5),
+      p95: percentile(sorted, 0.95),
+      p99: percentile(sorted, 0.99),
+      failures: Object.values(s).reduce((a, b) => a + b, 0),
+      statuses: s,
+    };
+  });
+  const all = [...times.values()].flat().sort((a, b) => a - b);
   return {
     offered: rate,
-    achieved: all.length / seconds,
+    achieved: all.length / elapsed,
     p50: percentile(all, 0.5),
     p95: percentile(all, 0.95),
     p99: percentile(all, 0.99),
-    failures: runs.reduce((n, r) => n + r.result.failures, 0),
-    operations: runs.map((r) => r.result),
+    failures: operations.reduce((n, o) => n + o.failures, 0),
+    operations,
   };
 }
 
@@ -265,15 +306,17 @@ async function main(): Promise<void> {
     throw new Error('the load driver only targets 127.0.0.1');
   const targets = await findTargets(config);
   const calls = callsOf(config, targets);
+  const pool = new Pool(config.base, { connections: MAX_IN_FLIGHT, pipelining: 1 });
   process.stdout.write(
     `${JSON.stringify({ targets: { patients: targets.patients.length, letters: targets.letters.length, threads: targets.threads.length } })}\n`,
   );
-  await runStep(config, calls, 50, 3); // warm-up, not reported
+  await runStep(pool, calls, 50, 3); // warm-up, not reported
   for (const rate of config.rates) {
-    const step = await runStep(config, calls, rate, config.seconds);
+    const step = await runStep(pool, calls, rate, config.seconds);
     process.stdout.write(`${JSON.stringify({ step })}\n`);
     if (step.p95 > config.p95LimitMs) break;
   }
+  await pool.close();
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {

@@ -11,7 +11,7 @@
 // population's size on disk per patient before and after a maintenance repack (on a sample).
 //
 // Settings: VPR_BENCH_PATIENTS (10000), VPR_BENCH_SEED (1), VPR_BENCH_STEP_SECONDS (15),
-// VPR_BENCH_RATES (50,100,200,300,400,500,600,800,1000,1200,1500,2000), VPR_BENCH_ONLY
+// VPR_BENCH_RATES (50,100,150,200,300,400,600,800,1000,1200,1500,2000,2500,3000), VPR_BENCH_ONLY
 // (pglite|postgres|baseline, comma-separated), VPR_BENCH_LOAD_DIR (the system temp dir).
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -36,7 +36,7 @@ const PLOT = new URL('../../docs/benchmarks-load.svg', import.meta.url).pathname
 const PATIENTS = Number(process.env.VPR_BENCH_PATIENTS ?? 10_000);
 const SEED = Number(process.env.VPR_BENCH_SEED ?? 1);
 const STEP_SECONDS = Number(process.env.VPR_BENCH_STEP_SECONDS ?? 15);
-const RATES = (process.env.VPR_BENCH_RATES ?? '50,100,200,300,400,500,600,800,1000,1200,1500,2000')
+const RATES = (process.env.VPR_BENCH_RATES ?? '50,100,150,200,300,400,600,800,1000,1200,1500,2000,2500,3000')
   .split(',')
   .map(Number);
 const ONLY = new Set((process.env.VPR_BENCH_ONLY ?? 'pglite,postgres,baseline').split(','));

@@ -5,8 +5,8 @@
 // Locally the work is split across worker processes (`--processes`, one per core by default),
 // each writing a contiguous range of patient numbers through its own copy of the service. With
 // PostgreSQL they all project into it as they write; with the embedded PGlite, which one process
-// owns, each worker keeps a scratch projection in memory and this process brings the real one up
-// to date from Git once they finish (the catch-up every start does), so Git stays the truth.
+// owns, each worker keeps a scratch projection in memory and this process rebuilds the real one
+// from Git once they finish (`vpr reindex`, in worker threads), so Git stays the truth.
 import { spawn } from 'node:child_process';
 import { availableParallelism } from 'node:os';
 import { createInterface } from 'node:readline';
@@ -15,6 +15,7 @@ import { VprError, invalidInput } from '../../core/errors.js';
 import { RecordStore } from '../../core/record/record-store.js';
 import { loadConfig } from '../../config/config.js';
 import { Projection } from '../../projection/projection.js';
+import { countRepositories } from '../../projection/reindex.js';
 import {
   GenerateFailure,
   MAX_GENERATE_CONCURRENCY,
@@ -46,7 +47,7 @@ interface Outcome extends GenerateSummary {
   readonly seed: number;
   readonly first: number;
   readonly processes: number;
-  /** Seconds spent bringing the embedded projection up to date afterwards (0 if none). */
+  /** Seconds spent rebuilding the embedded projection from Git afterwards (0 if none). */
   readonly projectionSeconds: number;
 }
 
@@ -148,8 +149,11 @@ async function writeInWorkers(
   };
 }
 
-/** Brings the embedded projection up to date from Git, as a server start would. */
-async function catchUpProjection(ctx: CliContext): Promise<number> {
+/**
+ * Rebuilds the embedded projection from Git. A reindex, not a catch-up: it builds rows in worker
+ * threads (10,000 patients in about 75 s here, where a catch-up took over five minutes).
+ */
+async function reindexProjection(ctx: CliContext): Promise<number> {
   const started = performance.now();
   const config = loadConfig();
   const store = new RecordStore({ dataDir: config.dataDir });
@@ -157,8 +161,9 @@ async function catchUpProjection(ctx: CliContext): Promise<number> {
   try {
     const projection = await Projection.open({ dataDir: config.dataDir }, store);
     try {
-      ctx.out.note('projecting the new records from Git…');
-      await projection.catchUp();
+      const bar = ctx.out.progress(await countRepositories(store), 'repositories projected');
+      await projection.reindex({ onProgress: (done) => bar?.update(done) });
+      bar?.stop();
     } finally {
       await projection.close();
     }
@@ -217,7 +222,7 @@ export function registerGenerateCommand(program: Command, context: () => CliCont
             : await writeInWorkers(options, processes, (written) => bar?.update(written));
         bar?.stop();
         const embedded = local && processes > 1 && loadConfig().databaseUrl === undefined;
-        const projectionSeconds = embedded ? await catchUpProjection(ctx) : 0;
+        const projectionSeconds = embedded ? await reindexProjection(ctx) : 0;
         const outcome: Outcome = {
           ...summary,
           seed: options.seed,
@@ -232,7 +237,7 @@ export function registerGenerateCommand(program: Command, context: () => CliCont
             `in ${s.processes} process${s.processes === 1 ? '' : 'es'}: ${s.writes} writes in ${s.seconds.toFixed(1)} s, ` +
             `${(s.patients / s.seconds).toFixed(1)} patients/s, ${(s.writes / s.seconds).toFixed(0)} writes/s` +
             (s.projectionSeconds > 0
-              ? `; projection brought up to date in ${s.projectionSeconds.toFixed(1)} s`
+              ? `; projection rebuilt from Git in ${s.projectionSeconds.toFixed(1)} s`
               : ''),
         });
       } catch (error) {
