@@ -1,4 +1,4 @@
-// The plot of `bench:load`: latency percentiles (log scale) against offered load, one colour per
+// The plot of `bench:load`: latency percentiles against offered load (both log scales), one colour per
 // system, p50 dotted, p95 solid, p99 dashed, and the 50 ms line the targets are set at. Plain SVG
 // written here: a few lines and labels do not need a charting library.
 
@@ -19,10 +19,12 @@ const escape = (text: string) => text.replace(/&/g, '&amp;').replace(/</g, '&lt;
 
 export function latencyPlot(title: string, series: readonly PlotSeries[]): string {
   const xs = series.flatMap((s) => s.points.map((p) => p.offered));
-  const maxX = Math.max(100, ...xs) * 1.05;
+  const minX = Math.min(50, ...xs) / 1.15;
+  const maxX = Math.max(100, ...xs) * 1.15;
   const minY = 0.5;
   const maxY = 2000;
-  const x = (value: number) => LEFT + (value / maxX) * (WIDTH - LEFT - RIGHT);
+  const x = (value: number) =>
+    LEFT + (Math.log10(value / minX) / Math.log10(maxX / minX)) * (WIDTH - LEFT - RIGHT);
   const y = (ms: number) => {
     const clamped = Math.min(maxY, Math.max(minY, ms));
     return TOP + (1 - Math.log10(clamped / minY) / Math.log10(maxY / minY)) * (HEIGHT - TOP - BOTTOM);
@@ -38,15 +40,14 @@ export function latencyPlot(title: string, series: readonly PlotSeries[]): strin
       `<text x="${LEFT - 6}" y="${y(ms) + 4}" text-anchor="end">${ms}</text>`,
     );
   }
-  const step = maxX > 2000 ? 500 : maxX > 800 ? 200 : 100;
-  for (let v = 0; v <= maxX; v += step) {
+  for (const v of [50, 100, 200, 500, 1000, 2000, 5000, 10000].filter((t) => t >= minX && t <= maxX)) {
     parts.push(
       `<line x1="${x(v)}" x2="${x(v)}" y1="${TOP}" y2="${HEIGHT - BOTTOM}" stroke="#eee"/>`,
       `<text x="${x(v)}" y="${HEIGHT - BOTTOM + 16}" text-anchor="middle">${v}</text>`,
     );
   }
   parts.push(
-    `<text x="${(LEFT + WIDTH - RIGHT) / 2}" y="${HEIGHT - 10}" text-anchor="middle">offered load, requests per second (clinic mix)</text>`,
+    `<text x="${(LEFT + WIDTH - RIGHT) / 2}" y="${HEIGHT - 10}" text-anchor="middle">offered load, requests per second (clinic mix, log scale)</text>`,
     `<text transform="translate(16 ${(TOP + HEIGHT - BOTTOM) / 2}) rotate(-90)" text-anchor="middle">latency, ms (log scale)</text>`,
   );
   const dashes = { p50: '2 3', p95: '', p99: '7 4' } as const;

@@ -7,7 +7,7 @@
 //      against its API;
 // each driven by load-driver.ts in a process of its own, at fixed offered rates stepping up until
 // the p95 of the mix breaks 50 ms. Prints per-step and per-operation figures and the ratios,
-// writes the plot to docs/benchmarks-load.svg, and reports the server's peak RSS and the
+// writes the plot to docs/benchmarks-load-<patients>.svg (and every figure to results-<patients>.json), and reports the server's peak RSS and the
 // population's size on disk per patient before and after a maintenance repack (on a sample).
 //
 // Settings: VPR_BENCH_PATIENTS (10000), VPR_BENCH_SEED (1), VPR_BENCH_STEP_SECONDS (15),
@@ -31,7 +31,6 @@ import { CLINIC_MIX, type DriverConfig, type StepResult } from './load-driver.js
 const CLI = new URL('../src/cli/main.js', import.meta.url).pathname;
 const DRIVER = new URL('./load-driver.js', import.meta.url).pathname;
 const BASELINE = new URL('./baseline-crud-server.js', import.meta.url).pathname;
-const PLOT = new URL('../../docs/benchmarks-load.svg', import.meta.url).pathname;
 
 const PATIENTS = Number(process.env.VPR_BENCH_PATIENTS ?? 10_000);
 const SEED = Number(process.env.VPR_BENCH_SEED ?? 1);
@@ -42,6 +41,9 @@ const RATES = (process.env.VPR_BENCH_RATES ?? '50,100,150,200,300,400,600,800,10
 const ONLY = new Set((process.env.VPR_BENCH_ONLY ?? 'pglite,postgres,baseline').split(','));
 const LOAD_DIR = process.env.VPR_BENCH_LOAD_DIR ?? join(tmpdir(), 'vpr-load');
 const P95_LIMIT_MS = 50;
+const PLOT = new URL(`../../docs/benchmarks-load-${PATIENTS}.svg`, import.meta.url).pathname;
+/** Every step's figures, for the record and to redraw the plot. */
+const RESULTS = join(LOAD_DIR, `results-${PATIENTS}.json`);
 const KEY = `bench-${randomBytes(16).toString('hex')}`;
 
 interface Run {
@@ -349,7 +351,7 @@ async function main(): Promise<void> {
       series,
     ),
   );
-  console.log(`\nplot written to ${PLOT}`);
+  console.log(`\nplot written to ${PLOT}, figures to ${RESULTS}`);
   const sample = Math.min(300, PATIENTS);
   const size = await repackSample(dir, sample);
   console.log(

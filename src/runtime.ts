@@ -41,7 +41,10 @@ export interface RuntimeOptions {
   readonly schema?: string;
   /** The keys to accept instead of those of the configuration (the CLI's local mode). */
   readonly keys?: ApiKeys;
-  /** An embedded projection kept in memory (see ProjectionOptions.inMemory). */
+  /**
+   * An embedded projection kept in memory and not caught up at start (ProjectionOptions.inMemory):
+   * it knows only this process's writes, so lists and uniqueness checks see only those.
+   */
   readonly scratchProjection?: boolean;
 }
 
@@ -133,11 +136,15 @@ export async function startRuntime(config: VprConfig, options: RuntimeOptions = 
     },
     store,
   );
-  const caughtUp = await projection.catchUp();
-  logger.info(
-    { checked: caughtUp.checked, projected: caughtUp.projected, backend: projection.backend },
-    'projection caught up',
-  );
+  // A scratch projection holds only what this process writes: catching it up on the whole data
+  // directory would cost every worker minutes for rows another process rebuilds anyway.
+  if (options.scratchProjection !== true) {
+    const caughtUp = await projection.catchUp();
+    logger.info(
+      { checked: caughtUp.checked, projected: caughtUp.projected, backend: projection.backend },
+      'projection caught up',
+    );
+  }
   const writes = new WriteSwitch(config.readOnly);
   const links = new RecordLinks(projection, cache);
   let anchors = NO_TRUST_ANCHORS;
