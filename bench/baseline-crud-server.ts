@@ -60,6 +60,31 @@ const limitOf = (q: unknown) =>
 const etag = (version: number) => `"${version}"`;
 const notFound = (reply: FastifyReply) => reply.code(404).send({ code: 'NOT_FOUND' });
 
+/** A row names a patient or thread that does not exist (a foreign key refused it). */
+const missingParent = (error: unknown) => (error as { code?: string }).code === '23503';
+
+/**
+ * `work` in one transaction on one pooled connection; undefined (rolled back) when it answers
+ * undefined or a row names a parent that does not exist.
+ */
+async function inTransaction<T>(
+  work: (client: pg.PoolClient) => Promise<T | undefined>,
+): Promise<T | undefined> {
+  const client = await pool.connect();
+  try {
+    await client.query('BEGIN');
+    const result = await work(client);
+    await client.query(result === undefined ? 'ROLLBACK' : 'COMMIT');
+    return result;
+  } catch (error) {
+    await client.query('ROLLBACK');
+    if (missingParent(error)) return undefined;
+    throw error;
+  } finally {
+    client.release();
+  }
+}
+
 function patientView(row: { id: string; data: object; version: number; created_at: Date; updated_at: Date }) {
   return {
     patient_id: row.id,
@@ -124,9 +149,7 @@ async function letterBody(
 app.post<{ Params: Params }>(`${P}/letters`, async (request, reply) => {
   const { letter, files } = await letterBody(request);
   const id = randomUUID();
-  const client = await pool.connect();
-  try {
-    await client.query('BEGIN');
+  const created = await inTransaction(async (client) => {
     const { rows } = await client.query(
       'INSERT INTO letters (id, patient_id, data, status) VALUES ($1, $2, $3, $4) RETURNING *',
       [id, request.params.patient_id, letter, letter.sign_off === true ? 'final' : 'draft'],
@@ -138,17 +161,12 @@ app.post<{ Params: Params }>(`${P}/letters`, async (request, reply) => {
         file.bytes,
       ]);
     }
-    await client.query('COMMIT');
-    return reply
-      .code(201)
-      .send({ letter_id: id, patient_id: rows[0].patient_id, status: rows[0].status, ...letter });
-  } catch (error) {
-    await client.query('ROLLBACK');
-    if ((error as { code?: string }).code === '23503') return notFound(reply);
-    throw error;
-  } finally {
-    client.release();
-  }
+    return rows[0] as { patient_id: string; status: string };
+  });
+  if (created === undefined) return notFound(reply);
+  return reply
+    .code(201)
+    .send({ letter_id: id, patient_id: created.patient_id, status: created.status, ...letter });
 });
 
 app.post<{ Params: Params & { letter_id: string } }>(
@@ -215,7 +233,7 @@ app.post<{ Params: Params & { kind: string } }>(
         [id, request.params.patient_id, request.params.kind, body, body.recorded_at ?? new Date()],
       );
     } catch (error) {
-      if ((error as { code?: string }).code === '23503') return notFound(reply);
+      if (missingParent(error)) return notFound(reply);
       throw error;
     }
     return reply
@@ -243,9 +261,7 @@ async function threadView(id: string) {
 app.post<{ Params: Params }>(`${P}/threads`, { schema: { body: object } }, async (request, reply) => {
   const body = request.body as { ledger?: unknown; message?: { body?: string } };
   const id = randomUUID();
-  const client = await pool.connect();
-  try {
-    await client.query('BEGIN');
+  const created = await inTransaction(async (client) => {
     await client.query('INSERT INTO threads (id, patient_id, ledger) VALUES ($1, $2, $3)', [
       id,
       request.params.patient_id,
@@ -258,14 +274,9 @@ app.post<{ Params: Params }>(`${P}/threads`, { schema: { body: object } }, async
         'baseline',
       ]);
     }
-    await client.query('COMMIT');
-  } catch (error) {
-    await client.query('ROLLBACK');
-    if ((error as { code?: string }).code === '23503') return notFound(reply);
-    throw error;
-  } finally {
-    client.release();
-  }
+    return true;
+  });
+  if (created === undefined) return notFound(reply);
   return reply.code(201).send(await threadView(id));
 });
 
@@ -273,29 +284,20 @@ app.post<{ Params: Params & { communication_id: string } }>(
   `${P}/threads/:communication_id/messages`,
   { schema: { body: object } },
   async (request, reply) => {
-    const client = await pool.connect();
-    try {
-      await client.query('BEGIN');
+    const added = await inTransaction(async (client) => {
       const updated = await client.query(
         'UPDATE threads SET last_updated_at = now() WHERE id = $1 AND patient_id = $2',
         [request.params.communication_id, request.params.patient_id],
       );
-      if (updated.rowCount === 0) {
-        await client.query('ROLLBACK');
-        return notFound(reply);
-      }
+      if (updated.rowCount === 0) return undefined;
       await client.query('INSERT INTO messages (thread_id, body, author) VALUES ($1, $2, $3)', [
         request.params.communication_id,
         (request.body as { body?: string }).body ?? '',
         'baseline',
       ]);
-      await client.query('COMMIT');
-    } catch (error) {
-      await client.query('ROLLBACK');
-      throw error;
-    } finally {
-      client.release();
-    }
+      return true;
+    });
+    if (added === undefined) return notFound(reply);
     return reply.code(201).send(await threadView(request.params.communication_id));
   },
 );

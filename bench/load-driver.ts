@@ -25,26 +25,24 @@ export interface DriverConfig {
   readonly p95LimitMs: number;
 }
 
-export interface OperationResult {
-  readonly operation: string;
-  readonly write: boolean;
+/** Requests per second offered and answered, latency percentiles (ms), failures. */
+interface Figures {
   readonly offered: number;
   readonly achieved: number;
   readonly p50: number;
   readonly p95: number;
   readonly p99: number;
   readonly failures: number;
+}
+
+export interface OperationResult extends Figures {
+  readonly operation: string;
+  readonly write: boolean;
   /** Non-2xx answers by status, and connection errors as `error`. */
   readonly statuses: Readonly<Record<string, number>>;
 }
 
-export interface StepResult {
-  readonly offered: number;
-  readonly achieved: number;
-  readonly p50: number;
-  readonly p95: number;
-  readonly p99: number;
-  readonly failures: number;
+export interface StepResult extends Figures {
   readonly operations: readonly OperationResult[];
 }
 
