@@ -270,7 +270,6 @@ export async function runStep(
     );
   }
   await Promise.all(pending);
-  const elapsed = seconds;
   const operations = CLINIC_MIX.map((op): OperationResult => {
     const sorted = [...times.get(op.operation)!].sort((a, b) => a - b);
     const s = statuses.get(op.operation)!;
@@ -278,7 +277,7 @@ export async function runStep(
       operation: op.operation,
       write: op.write,
       offered: (rate * op.weight) / 100,
-      achieved: sorted.length / elapsed,
+      achieved: sorted.length / seconds,
       p50: percentile(sorted, 0.5),
       p95: percentile(sorted, 0.95),
       p99: percentile(sorted, 0.99),
@@ -289,7 +288,7 @@ export async function runStep(
   const all = [...times.values()].flat().sort((a, b) => a - b);
   return {
     offered: rate,
-    achieved: all.length / elapsed,
+    achieved: all.length / seconds,
     p50: percentile(all, 0.5),
     p95: percentile(all, 0.95),
     p99: percentile(all, 0.99),

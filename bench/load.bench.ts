@@ -245,6 +245,11 @@ function best(runResult: Run): StepResult | undefined {
   return good.at(-1);
 }
 
+/** The highest p95 among a step's reads (or writes). */
+function worstP95(step: StepResult, write: boolean): number {
+  return Math.max(...step.operations.filter((o) => o.write === write).map((o) => o.p95));
+}
+
 function printRuns(runs: readonly Run[]): void {
   console.log(
     '\n| System | Offered /s | Achieved /s | p50 ms | p95 ms | p99 ms | Failures | Reads p95 | Writes p95 |',
@@ -252,10 +257,8 @@ function printRuns(runs: readonly Run[]): void {
   console.log('| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
   for (const r of runs) {
     for (const s of r.steps) {
-      const worst = (write: boolean) =>
-        Math.max(...s.operations.filter((o) => o.write === write).map((o) => o.p95));
       console.log(
-        `| ${r.system} | ${s.offered} | ${s.achieved.toFixed(0)} | ${s.p50.toFixed(2)} | ${s.p95.toFixed(2)} | ${s.p99.toFixed(2)} | ${s.failures} | ${worst(false).toFixed(2)} | ${worst(true).toFixed(2)} |`,
+        `| ${r.system} | ${s.offered} | ${s.achieved.toFixed(0)} | ${s.p50.toFixed(2)} | ${s.p95.toFixed(2)} | ${s.p99.toFixed(2)} | ${s.failures} | ${worstP95(s, false).toFixed(2)} | ${worstP95(s, true).toFixed(2)} |`,
       );
     }
   }
@@ -297,10 +300,8 @@ function printRatios(ours: Run, baseline: Run): void {
     const ratio = (name: string) =>
       s.operations.find((o) => o.operation === name)!.p95 /
       b.operations.find((o) => o.operation === name)!.p95;
-    const worst = (step: StepResult, write: boolean) =>
-      Math.max(...step.operations.filter((o) => o.write === write).map((o) => o.p95));
     console.log(
-      `| ${s.offered} | ${CLINIC_MIX.map((m) => ratio(m.operation).toFixed(2)).join(' | ')} | ${(worst(s, false) / worst(b, false)).toFixed(2)} | ${(worst(s, true) / worst(b, true)).toFixed(2)} |`,
+      `| ${s.offered} | ${CLINIC_MIX.map((m) => ratio(m.operation).toFixed(2)).join(' | ')} | ${(worstP95(s, false) / worstP95(b, false)).toFixed(2)} | ${(worstP95(s, true) / worstP95(b, true)).toFixed(2)} |`,
     );
   }
 }

@@ -17,15 +17,20 @@ import { parse } from 'yaml';
 
 export type YamlMapping = Readonly<Record<string, unknown>>;
 
-export function parseYamlMapping(text: string): YamlMapping | undefined {
+/** The top-level mapping `parseText` yields; undefined for anything else or when it throws. */
+function mappingOf(parseText: () => unknown): YamlMapping | undefined {
   try {
-    const value = load(text, { schema: CORE_SCHEMA }) as unknown;
+    const value = parseText();
     return typeof value === 'object' && value !== null && !Array.isArray(value)
       ? (value as YamlMapping)
       : undefined;
   } catch {
     return undefined;
   }
+}
+
+export function parseYamlMapping(text: string): YamlMapping | undefined {
+  return mappingOf(() => load(text, { schema: CORE_SCHEMA }));
 }
 
 /**
@@ -38,12 +43,5 @@ const MAYBE_ALIAS = /(?:^|[\s[{,])\*[^\s*]/m;
 /** As `parseYamlMapping`, but a file that uses an alias is `undefined` (what the core's readers want). */
 export function parseYamlMappingWithoutAliases(text: string): YamlMapping | undefined {
   if (!MAYBE_ALIAS.test(text)) return parseYamlMapping(text);
-  try {
-    const value = parse(text, { maxAliasCount: 0, uniqueKeys: true, logLevel: 'error' }) as unknown;
-    return typeof value === 'object' && value !== null && !Array.isArray(value)
-      ? (value as YamlMapping)
-      : undefined;
-  } catch {
-    return undefined;
-  }
+  return mappingOf(() => parse(text, { maxAliasCount: 0, uniqueKeys: true, logLevel: 'error' }));
 }

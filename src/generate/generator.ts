@@ -81,77 +81,46 @@ async function writePatient(
   plan: PatientPlan,
   keyOf: GenerateOptions['keyOf'],
 ): Promise<number> {
-  const as = (staff: number): Pick<ApiRequest, 'headers'> => {
+  let writes = 0;
+  /** One write (one commit) by a staff member; answers the service's answer. */
+  const post = async (path: string, staff: number, body?: Pick<ApiRequest, 'body' | 'contentType'>) => {
     const key = keyOf?.(staff);
-    return key === undefined ? {} : { headers: { 'x-api-key': key } };
+    const answer = await api.send({
+      method: 'POST',
+      path,
+      ...body,
+      ...(key === undefined ? {} : { headers: { 'x-api-key': key } }),
+    });
+    writes += 1;
+    return answer;
   };
-  const registrar = plan.steps[0]?.staff ?? 0;
-  const created = await api.send({
-    method: 'POST',
-    path: '/api/v1/patients',
-    body: plan.demographics,
-    ...as(registrar),
-  });
+  const created = await post('/api/v1/patients', plan.steps[0]?.staff ?? 0, { body: plan.demographics });
   const patient = `/api/v1/patients/${idOf(created, 'patient_id')}`;
-  let writes = 1;
   for (const step of plan.steps) {
     switch (step.kind) {
       case 'entry':
-        await api.send({
-          method: 'POST',
-          path: `${patient}/entries/${step.entryKind}`,
-          body: step.body,
-          ...as(step.staff),
-        });
-        writes += 1;
+        await post(`${patient}/entries/${step.entryKind}`, step.staff, { body: step.body });
         break;
       case 'letter': {
         const form =
           step.attachment === undefined
             ? { body: step.body }
             : await letterForm(step.body, [{ name: step.attachment.name, bytes: step.attachment.bytes }]);
-        const letter = await api.send({
-          method: 'POST',
-          path: `${patient}/letters`,
-          ...form,
-          ...as(step.staff),
-        });
-        writes += 1;
-        if (step.signOffLater) {
-          const id = idOf(letter, 'letter_id');
-          await api.send({ method: 'POST', path: `${patient}/letters/${id}:sign-off`, ...as(step.staff) });
-          writes += 1;
-        }
+        const letter = await post(`${patient}/letters`, step.staff, form);
+        if (step.signOffLater)
+          await post(`${patient}/letters/${idOf(letter, 'letter_id')}:sign-off`, step.staff);
         break;
       }
       case 'thread': {
-        const thread = await api.send({
-          method: 'POST',
-          path: `${patient}/threads`,
-          body: step.body,
-          ...as(step.staff),
-        });
-        writes += 1;
+        const thread = await post(`${patient}/threads`, step.staff, { body: step.body });
         const id = idOf(thread, 'communication_id');
         for (const reply of step.replies) {
-          await api.send({
-            method: 'POST',
-            path: `${patient}/threads/${id}/messages`,
-            body: { body: reply.body },
-            ...as(reply.staff),
-          });
-          writes += 1;
+          await post(`${patient}/threads/${id}/messages`, reply.staff, { body: { body: reply.body } });
         }
         break;
       }
       case 'care-event':
-        await api.send({
-          method: 'POST',
-          path: `${patient}/${step.collection}`,
-          body: step.body,
-          ...as(step.staff),
-        });
-        writes += 1;
+        await post(`${patient}/${step.collection}`, step.staff, { body: step.body });
         break;
     }
   }
@@ -183,6 +152,7 @@ export async function generatePopulation(api: ApiClient, options: GenerateOption
       next += 1;
       const plan = planPatient(options.seed, index, options.asOf, staff);
       try {
+        // Not `writes += await …`: that would read `writes` before the other workers add theirs.
         const made = await writePatient(api, plan, options.keyOf);
         writes += made;
       } catch (error) {

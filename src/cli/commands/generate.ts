@@ -12,10 +12,7 @@ import { availableParallelism } from 'node:os';
 import { createInterface } from 'node:readline';
 import { Option, type Command } from 'commander';
 import { VprError, invalidInput } from '../../core/errors.js';
-import { RecordStore } from '../../core/record/record-store.js';
 import { loadConfig } from '../../config/config.js';
-import { Projection } from '../../projection/projection.js';
-import { countRepositories } from '../../projection/reindex.js';
 import {
   GenerateFailure,
   MAX_GENERATE_CONCURRENCY,
@@ -26,6 +23,7 @@ import {
   type GenerateSummary,
 } from '../../generate/generator.js';
 import type { CliContext } from '../context.js';
+import { reindexWithProgress } from './records.js';
 import { count } from './shared.js';
 
 /** The instant generated histories lead up to unless --as-of says otherwise (fixed, so a seed fixes the content). */
@@ -149,30 +147,6 @@ async function writeInWorkers(
   };
 }
 
-/**
- * Rebuilds the embedded projection from Git. A reindex, not a catch-up: it builds rows in worker
- * threads (10,000 patients in about 75 s here, where a catch-up took over five minutes).
- */
-async function reindexProjection(ctx: CliContext): Promise<number> {
-  const started = performance.now();
-  const config = loadConfig();
-  const store = new RecordStore({ dataDir: config.dataDir });
-  await store.open();
-  try {
-    const projection = await Projection.open({ dataDir: config.dataDir }, store);
-    try {
-      const bar = ctx.out.progress(await countRepositories(store), 'repositories projected');
-      await projection.reindex({ onProgress: (done) => bar?.update(done) });
-      bar?.stop();
-    } finally {
-      await projection.close();
-    }
-  } finally {
-    await store.close();
-  }
-  return (performance.now() - started) / 1000;
-}
-
 export function registerGenerateCommand(program: Command, context: () => CliContext): void {
   program
     .command('generate')
@@ -196,11 +170,14 @@ export function registerGenerateCommand(program: Command, context: () => CliCont
     .action(async (flags: GenerateFlags) => {
       const ctx = context();
       const options = optionsOf(flags);
+      const local = ctx.profile.server === undefined;
+      // With the embedded PGlite, which one process owns, workers keep a scratch projection and
+      // the real one is rebuilt from Git at the end; PostgreSQL they all share.
+      const embedded = local && loadConfig().databaseUrl === undefined;
       if (flags.worker === true) {
-        const scratch = loadConfig().databaseUrl === undefined;
         const report = (value: object) => process.stdout.write(`${JSON.stringify(value)}\n`);
         let last = 0;
-        const summary = await writeHere(ctx, options, scratch, (written) => {
+        const summary = await writeHere(ctx, options, embedded, (written) => {
           if (written - last >= 10 || written === options.patients) {
             last = written;
             report({ written });
@@ -209,11 +186,11 @@ export function registerGenerateCommand(program: Command, context: () => CliCont
         report({ summary });
         return;
       }
-      const local = ctx.profile.server === undefined;
       const processes = local
-        ? Math.min(flags.processes ?? availableParallelism(), MAX_GENERATE_PROCESSES)
+        ? (flags.processes ?? Math.min(availableParallelism(), MAX_GENERATE_PROCESSES))
         : 1;
-      if (processes < 1) throw invalidInput('--processes', `must be from 1 to ${MAX_GENERATE_PROCESSES}`);
+      if (processes < 1 || processes > MAX_GENERATE_PROCESSES)
+        throw invalidInput('--processes', `must be a whole number from 1 to ${MAX_GENERATE_PROCESSES}`);
       const bar = ctx.out.progress(options.patients, 'patients');
       try {
         const summary =
@@ -221,8 +198,12 @@ export function registerGenerateCommand(program: Command, context: () => CliCont
             ? await writeHere(ctx, options, false, (written) => bar?.update(written))
             : await writeInWorkers(options, processes, (written) => bar?.update(written));
         bar?.stop();
-        const embedded = local && processes > 1 && loadConfig().databaseUrl === undefined;
-        const projectionSeconds = embedded ? await reindexProjection(ctx) : 0;
+        let projectionSeconds = 0;
+        if (embedded && processes > 1) {
+          const started = performance.now();
+          await reindexWithProgress(ctx);
+          projectionSeconds = (performance.now() - started) / 1000;
+        }
         const outcome: Outcome = {
           ...summary,
           seed: options.seed,

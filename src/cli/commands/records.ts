@@ -60,6 +60,40 @@ async function withStore<T>(
   }
 }
 
+/** Runs `work` on the local data directory's projection and record store; refused with --server. */
+export async function withProjection<T>(
+  ctx: CliContext,
+  work: (projection: Projection, store: RecordStore) => Promise<T>,
+): Promise<T> {
+  return withStore(ctx, async (store, config) => {
+    const projection = await Projection.open(
+      {
+        dataDir: config.dataDir,
+        ...(config.databaseUrl === undefined ? {} : { databaseUrl: config.databaseUrl }),
+      },
+      store,
+    );
+    try {
+      return await work(projection, store);
+    } finally {
+      await projection.close();
+    }
+  });
+}
+
+/** Rebuilds the local projection from Git (worker threads), with a progress bar on a terminal. */
+export async function reindexWithProgress(ctx: CliContext, threads?: number) {
+  return withProjection(ctx, async (projection, store) => {
+    const bar = ctx.out.progress(await countRepositories(store), 'repositories');
+    const result = await projection.reindex({
+      onProgress: (done) => bar?.update(done),
+      ...(threads === undefined ? {} : { threads }),
+    });
+    bar?.stop();
+    return result;
+  });
+}
+
 export function registerRecordCommands(program: Command, context: () => CliContext): void {
   const repo = program
     .command('repo')
@@ -144,47 +178,33 @@ export function registerRecordCommands(program: Command, context: () => CliConte
         if (o.threads !== undefined && o.threads > MAX_REINDEX_THREADS) {
           throw invalidInput('--threads', `must be a whole number from 0 to ${MAX_REINDEX_THREADS}`);
         }
-        await withStore(ctx, async (store, config) => {
-          const projection = await Projection.open(
-            {
-              dataDir: config.dataDir,
-              ...(config.databaseUrl === undefined ? {} : { databaseUrl: config.databaseUrl }),
-            },
-            store,
-          );
-          try {
-            const bar = ctx.out.progress(await countRepositories(store), 'repositories');
-            const started = performance.now();
-            if (name === 'reindex') {
-              const result = await projection.reindex({
-                onProgress: (done) => bar?.update(done),
-                ...(o.threads === undefined ? {} : { threads: o.threads }),
-              });
-              bar?.stop();
-              const rate = result.patients / Math.max(result.seconds, 1e-9);
-              ctx.out.answer(result, {
-                kind: 'text',
-                text: (r) =>
-                  `reindexed ${r.repositories} repositories (${r.patients} patients) in ${r.seconds.toFixed(1)} s: ` +
-                  `${rate.toFixed(0)} patients/s, ${(r.repositories / Math.max(r.seconds, 1e-9)).toFixed(0)} repositories/s`,
-              });
-            } else {
-              const result = await projection.catchUp((checked) => bar?.update(checked));
-              bar?.stop();
-              const seconds = (performance.now() - started) / 1000;
-              ctx.out.answer(
-                { ...result, seconds },
-                {
-                  kind: 'text',
-                  text: (r) =>
-                    `checked ${r.checked} repositories in ${r.seconds.toFixed(1)} s; ${r.projected} re-projected`,
-                },
-              );
-            }
-          } finally {
-            await projection.close();
-          }
+        if (name === 'reindex') {
+          const result = await reindexWithProgress(ctx, o.threads);
+          const rate = result.patients / Math.max(result.seconds, 1e-9);
+          ctx.out.answer(result, {
+            kind: 'text',
+            text: (r) =>
+              `reindexed ${r.repositories} repositories (${r.patients} patients) in ${r.seconds.toFixed(1)} s: ` +
+              `${rate.toFixed(0)} patients/s, ${(r.repositories / Math.max(r.seconds, 1e-9)).toFixed(0)} repositories/s`,
+          });
+          return;
+        }
+        const started = performance.now();
+        const result = await withProjection(ctx, async (projection, store) => {
+          const bar = ctx.out.progress(await countRepositories(store), 'repositories');
+          const caughtUp = await projection.catchUp((checked) => bar?.update(checked));
+          bar?.stop();
+          return caughtUp;
         });
+        const seconds = (performance.now() - started) / 1000;
+        ctx.out.answer(
+          { ...result, seconds },
+          {
+            kind: 'text',
+            text: (r) =>
+              `checked ${r.checked} repositories in ${r.seconds.toFixed(1)} s; ${r.projected} re-projected`,
+          },
+        );
       });
   projectionCommand('reindex', 'rebuild the projection from Git (new tables, then swapped in)');
   projectionCommand('catch-up', 'project every repository whose HEAD the projection lacks');
