@@ -17,6 +17,8 @@ import { json, vpr, type Json } from './support/cli.js';
 import { tempDir } from './support/temp-dir.js';
 
 const AS_OF = new Date('2026-11-01T00:00:00Z');
+// Asked before any test is registered, as the other service suites do.
+const withServices = await serviceBackends();
 
 /** Commits a plan makes: three first commits for the patient, one per write after that. */
 function commitsOf(plan: PatientPlan): number {
@@ -183,7 +185,7 @@ test('vpr generate refuses bad options before writing anything', async (t) => {
   assert.deepEqual(await repositories(dataDir), new Map());
 });
 
-for (const backend of await serviceBackends()) {
+for (const backend of withServices) {
   test(`vpr generate against a server (${backend}): the same people, every write through the API`, async (t) => {
     const service = await startService(t, backend);
     const [url] = await service.runtime.listen();

@@ -9,6 +9,7 @@ import { openPglite } from '../../src/projection/pglite-client.js';
 import { openPostgres } from '../../src/projection/pg-client.js';
 import { migrate } from '../../src/projection/migrations.js';
 import type { SqlClient } from '../../src/projection/sql-client.js';
+import { reachable } from './reachable.js';
 
 export const DATABASE_URL = process.env.VPR_TEST_DATABASE_URL ?? 'postgresql://postgres@127.0.0.1:5432/test';
 
@@ -17,17 +18,18 @@ export interface Backend {
   open(t: TestContext): Promise<SqlClient>;
 }
 
-async function postgresReachable(): Promise<boolean> {
-  const client = new pg.Client({ connectionString: DATABASE_URL, connectionTimeoutMillis: 2_000 });
-  try {
-    await client.connect();
-    await client.query('SELECT 1');
-    return true;
-  } catch {
-    return false;
-  } finally {
-    await client.end().catch(() => undefined);
-  }
+/** Whether PostgreSQL answers (5 s per try, see reachable.ts). */
+function postgresReachable(): Promise<boolean> {
+  return reachable(async () => {
+    const client = new pg.Client({ connectionString: DATABASE_URL, connectionTimeoutMillis: 5_000 });
+    try {
+      await client.connect();
+      await client.query('SELECT 1');
+      return true;
+    } finally {
+      await client.end().catch(() => undefined);
+    }
+  });
 }
 
 export const pgliteBackend: Backend = {

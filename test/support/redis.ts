@@ -4,20 +4,22 @@ import { randomBytes } from 'node:crypto';
 import type { TestContext } from 'node:test';
 import { Redis } from 'ioredis';
 import { RedisReadCache } from '../../src/cache/read-cache.js';
+import { reachable } from './reachable.js';
 
 export const REDIS_URL = process.env.VPR_TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
 
-export async function redisReachable(): Promise<boolean> {
-  const probe = new Redis(REDIS_URL, { lazyConnect: true, connectTimeout: 1_000, maxRetriesPerRequest: 0 });
-  probe.on('error', () => undefined);
-  try {
-    await probe.connect();
-    return (await probe.ping()) === 'PONG';
-  } catch {
-    return false;
-  } finally {
-    probe.disconnect();
-  }
+/** Whether Redis answers (5 s per try, see reachable.ts). */
+export function redisReachable(): Promise<boolean> {
+  return reachable(async () => {
+    const probe = new Redis(REDIS_URL, { lazyConnect: true, connectTimeout: 5_000, maxRetriesPerRequest: 0 });
+    probe.on('error', () => undefined);
+    try {
+      await probe.connect();
+      return (await probe.ping()) === 'PONG';
+    } finally {
+      probe.disconnect();
+    }
+  });
 }
 
 export async function requireRedis(): Promise<boolean> {
