@@ -11,15 +11,11 @@ import type { WorkerFailure, WorkerOptions, WorkerReply, WorkerRequest } from '.
 /** A statement the embedded database refused, with PostgreSQL's SQLSTATE as `code`. */
 export class EmbeddedDatabaseError extends Error {
   readonly code: string | undefined;
-  readonly detail: string | undefined;
-  readonly constraint: string | undefined;
 
   constructor(failure: WorkerFailure) {
     super(failure.message);
     this.name = 'EmbeddedDatabaseError';
     this.code = failure.code;
-    this.detail = failure.detail;
-    this.constraint = failure.constraint;
   }
 }
 

@@ -1,8 +1,8 @@
 // The thread the embedded database runs in. PGlite is PostgreSQL compiled to WebAssembly: every
 // statement it runs (parsing, planning, executing, its page reads) is CPU on the thread that
-// owns it. Measured under the clinic mix of bench:load it was a third of the server's main
-// thread, so it lives here, beside the thread that serves requests and reads Git, and gets a
-// core of its own (docs/adr/0014-embedded-database-in-its-own-thread.md).
+// owns it. Profiled under the clinic mix of bench:load it was about a third of the server's
+// main thread's busy time, so it lives here, beside the thread that serves requests and reads
+// Git, and gets a core of its own (docs/adr/0014-embedded-database-in-its-own-thread.md).
 //
 // The protocol is small: the opening thread sends `{ id, sql, params }` and gets back
 // `{ id, rows }` or `{ id, error }`; `{ id, close: true }` closes the database and ends the
@@ -18,12 +18,10 @@ export type WorkerRequest =
   | { readonly id: number; readonly sql: string; readonly params: readonly unknown[] }
   | { readonly id: number; readonly close: true };
 
-/** A database error as it crosses threads: the fields callers and logs use. */
+/** A database error as it crosses threads: its message and PostgreSQL's SQLSTATE. */
 export interface WorkerFailure {
   readonly message: string;
   readonly code?: string;
-  readonly detail?: string;
-  readonly constraint?: string;
 }
 
 export type WorkerReply =
@@ -36,12 +34,10 @@ export interface WorkerOptions {
 }
 
 function failureOf(error: unknown): WorkerFailure {
-  const e = error as { message?: unknown; code?: unknown; detail?: unknown; constraint?: unknown };
+  const e = error as { message?: unknown; code?: unknown };
   return {
     message: typeof e.message === 'string' ? e.message : String(error),
     ...(typeof e.code === 'string' ? { code: e.code } : {}),
-    ...(typeof e.detail === 'string' ? { detail: e.detail } : {}),
-    ...(typeof e.constraint === 'string' ? { constraint: e.constraint } : {}),
   };
 }
 
