@@ -13,6 +13,8 @@ import { parseDemographics } from '../src/core/patient/demographics.js';
 import { renderPatient } from '../src/core/patient/fhir-patient.js';
 import type { RecordId } from '../src/core/ids/record-id.js';
 import { patientYaml } from './support/fixtures.js';
+import { readLetterComposition, renderLetterComposition, type LetterComposition } from '../src/core/clinical/letter.js';
+import type { TimestampId } from '../src/core/ids/timestamp-id.js';
 
 const clinicalId = 'c'.repeat(32) as RecordId;
 const demographicsId = 'd'.repeat(32) as RecordId;
@@ -61,6 +63,49 @@ test('the files the record store writes read the same with either parser', () =>
     }),
     'a rewritten patient.yaml',
   );
+});
+
+test('a letter composition reads back as it was written, and refuses aliases and duplicate keys', () => {
+  const letter: LetterComposition = {
+    letterId: '20261203T070000.000Z-01234567-89ab-4def-8123-456789abcdef' as TimestampId,
+    title: 'Clinic letter: review #2 (yes: no)',
+    composer: {
+      name: 'Dr Testy Fixture',
+      role: 'Consultant',
+      email: 'testy@example.org',
+      registrations: [{ authority: 'GMC', number: '0000001' }],
+    },
+    careLocation: 'Synthetic Clinic',
+    startTime: '2026-12-03T07:00:00.000Z',
+    hasBody: true,
+    clinicalLists: [
+      {
+        kind: 'diagnoses',
+        name: 'Diagnoses',
+        items: [{ text: 'Hypertension', code: { terminology: 'SNOMED-CT', value: '38341003' } }, { text: '1.0' }],
+        narrative: 'Stable *on* treatment',
+      },
+    ],
+    attachments: [
+      {
+        hash_algorithm: 'sha256',
+        hash: 'a'.repeat(64),
+        relative_path: `files/sha256/aa/${'a'.repeat(64)}`,
+        size_bytes: 12,
+        media_type: 'application/pdf',
+        original_filename: 'result.pdf',
+        stored_at: '2026-12-03T07:00:01.000Z',
+      },
+    ],
+    references: '20261101T070000.000Z-fedcba98-7654-4321-8edc-ba9876543210' as TimestampId,
+    status: 'signed',
+    signedOff: { name: 'Dr Testy Fixture', role: 'Consultant', registrations: [], at: '2026-12-03T07:05:00.000Z' },
+  };
+  const text = renderLetterComposition(letter);
+  assertAgree(text, 'composition.yaml');
+  assert.deepEqual(readLetterComposition(text), letter);
+  assert.equal(readLetterComposition(`${text}title_alias: &t x\nagain: *t\n`), undefined, 'an alias is refused');
+  assert.equal(readLetterComposition(`${text}rm_version: 9.9.9\n`), undefined, 'a duplicate key is refused');
 });
 
 test('scalars that YAML 1.1 and 1.2 type differently resolve as the yaml package resolves them', () => {

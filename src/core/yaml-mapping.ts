@@ -1,6 +1,6 @@
 // How the record's stored YAML files are read back: a file's top-level mapping, for the
 // projection (parsed once per file and shared by everything that reads it) and for the core's
-// readers of entries, ledgers and care events. Anything that is not a mapping, or not valid
+// readers of letters, entries, ledgers and care events. Anything that is not a mapping, or not valid
 // YAML (duplicate keys included), is `undefined`: a malformed file yields no title, no facts and
 // no item, never a failed projection. For the projection, aliases resolve to shared references
 // (js-yaml never copies them), so an alias bomb costs nothing; the core's readers refuse them

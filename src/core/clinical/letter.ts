@@ -8,7 +8,8 @@
 //
 // Input from a client is parsed strictly here (unknown fields refused, a field path in every
 // error); the stored file is read back leniently, because reading must never lose a record.
-import { parse, stringify } from 'yaml';
+import { stringify } from 'yaml';
+import { parseYamlMappingWithoutAliases } from '../yaml-mapping.js';
 import { invalidInput } from '../errors.js';
 import { objectAt, refuseUnknown } from '../input.js';
 import { parseSingleLine, type Author, type Registration } from '../commit/author.js';
@@ -437,13 +438,7 @@ function readList(value: unknown): ClinicalList | undefined {
 
 /** `composition.yaml` read back; undefined when the text is not a letter composition. */
 export function readLetterComposition(text: string): LetterComposition | undefined {
-  let doc: unknown;
-  try {
-    doc = parse(text, { maxAliasCount: 0, uniqueKeys: false });
-  } catch {
-    return undefined;
-  }
-  const root = asObject(doc);
+  const root = parseYamlMappingWithoutAliases(text);
   if (root === undefined || root.archetype_node_id !== LETTER_ARCHETYPE) return undefined;
   let letterId: TimestampId;
   try {
