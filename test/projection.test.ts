@@ -7,6 +7,7 @@ import fc from 'fast-check';
 import { MIGRATIONS, migrate } from '../src/projection/migrations.js';
 import { Projector } from '../src/projection/projector.js';
 import { PROJECTION_TABLES, reindex } from '../src/projection/reindex.js';
+import { runParts, type SqlPart } from '../src/projection/row-writer.js';
 import type { SqlClient } from '../src/projection/sql-client.js';
 import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -51,6 +52,43 @@ async function schemaShape(client: SqlClient): Promise<string[]> {
 }
 
 for (const backend of backends) {
+  test(`[${backend.name}] joined statement parts write what they would one by one, in order`, async (t) => {
+    const client = await backend.open(t);
+    const link = (id: string, patient: string): SqlPart => ({
+      table: 'clinical_links',
+      sql: `INSERT INTO clinical_links (clinical_id, patient_id, commit_sha) VALUES ($1, $2, 'c1')
+            ON CONFLICT (clinical_id) DO UPDATE SET patient_id = excluded.patient_id`,
+      params: [id, patient],
+    });
+    const head = (id: string): SqlPart => ({
+      table: 'repositories',
+      sql: `INSERT INTO repositories (kind, id, head_commit) VALUES ('clinical', $1, $2)`,
+      params: [id, 'h'.repeat(40)],
+    });
+    const unlink = (id: string): SqlPart => ({
+      table: 'clinical_links',
+      sql: 'DELETE FROM clinical_links WHERE clinical_id = $1',
+      params: [id],
+    });
+    // Two tables joined; then the same key deleted and written again, which must stay in order.
+    await client.transaction((tx) =>
+      runParts(tx, [link('a', 'p1'), head('a'), undefined, unlink('a'), link('a', 'p2'), link('b', 'p3')]),
+    );
+    assert.deepEqual(
+      await client.query('SELECT clinical_id, patient_id FROM clinical_links ORDER BY clinical_id'),
+      [
+        { clinical_id: 'a', patient_id: 'p2' },
+        { clinical_id: 'b', patient_id: 'p3' },
+      ],
+    );
+    assert.deepEqual(await client.query('SELECT id, head_commit FROM repositories'), [
+      { id: 'a', head_commit: 'h'.repeat(40) },
+    ]);
+    // A failing part fails its statement, and the transaction writes nothing.
+    await assert.rejects(client.transaction((tx) => runParts(tx, [link('c', 'p4'), head('a')])));
+    assert.equal((await client.query("SELECT 1 FROM clinical_links WHERE clinical_id = 'c'")).length, 0);
+  });
+
   test(`[${backend.name}] a reindex leaves every index and key as the migrations made them`, async (t) => {
     const client = await backend.open(t);
     const { store } = await projectedStore(t, client);

@@ -13,7 +13,11 @@ import { parseDemographics } from '../src/core/patient/demographics.js';
 import { renderPatient } from '../src/core/patient/fhir-patient.js';
 import type { RecordId } from '../src/core/ids/record-id.js';
 import { patientYaml } from './support/fixtures.js';
-import { readLetterComposition, renderLetterComposition, type LetterComposition } from '../src/core/clinical/letter.js';
+import {
+  readLetterComposition,
+  renderLetterComposition,
+  type LetterComposition,
+} from '../src/core/clinical/letter.js';
 import type { TimestampId } from '../src/core/ids/timestamp-id.js';
 
 const clinicalId = 'c'.repeat(32) as RecordId;
@@ -82,7 +86,10 @@ test('a letter composition reads back as it was written, and refuses aliases and
       {
         kind: 'diagnoses',
         name: 'Diagnoses',
-        items: [{ text: 'Hypertension', code: { terminology: 'SNOMED-CT', value: '38341003' } }, { text: '1.0' }],
+        items: [
+          { text: 'Hypertension', code: { terminology: 'SNOMED-CT', value: '38341003' } },
+          { text: '1.0' },
+        ],
         narrative: 'Stable *on* treatment',
       },
     ],
@@ -99,12 +106,21 @@ test('a letter composition reads back as it was written, and refuses aliases and
     ],
     references: '20261101T070000.000Z-fedcba98-7654-4321-8edc-ba9876543210' as TimestampId,
     status: 'signed',
-    signedOff: { name: 'Dr Testy Fixture', role: 'Consultant', registrations: [], at: '2026-12-03T07:05:00.000Z' },
+    signedOff: {
+      name: 'Dr Testy Fixture',
+      role: 'Consultant',
+      registrations: [],
+      at: '2026-12-03T07:05:00.000Z',
+    },
   };
   const text = renderLetterComposition(letter);
   assertAgree(text, 'composition.yaml');
   assert.deepEqual(readLetterComposition(text), letter);
-  assert.equal(readLetterComposition(`${text}title_alias: &t x\nagain: *t\n`), undefined, 'an alias is refused');
+  assert.equal(
+    readLetterComposition(`${text}title_alias: &t x\nagain: *t\n`),
+    undefined,
+    'an alias is refused',
+  );
   assert.equal(readLetterComposition(`${text}rm_version: 9.9.9\n`), undefined, 'a duplicate key is refused');
 });
 

@@ -22,15 +22,20 @@ import {
 import { summariseDocument } from './document-summary.js';
 import type { RowBuilder } from './row-builder-pool.js';
 import {
+  auditPart,
+  careEventsPart,
+  documentRemovalPart,
+  documentsPart,
+  entriesPart,
+  factParts,
   fillRepositoryRows,
-  insertAuditRows,
-  upsertDocuments,
-  writeEntries,
-  writeCareEvents,
-  writeFacts,
-  writeLetters,
-  writeThreads,
+  headsPart,
+  lettersPart,
+  participantsPart,
+  runParts,
+  threadsPart,
   writeRepositoryRows,
+  type SqlPart,
 } from './row-writer.js';
 import { auditRowOfCommit } from './audit-rows.js';
 import { readPatient } from '../core/patient/fhir-patient.js';
@@ -144,7 +149,10 @@ export class Projector {
     });
   }
 
-  /** Applies one commit on top of its parent: only the files it changed, then the facts. */
+  /**
+   * Applies one commit on top of its parent: only the files it changed, then the facts, then
+   * the head, gathered as parts and sent in as few statements as they allow (usually one).
+   */
   async #projectChanges(
     tx: SqlClient,
     kind: RepositoryKind,
@@ -152,33 +160,39 @@ export class Projector {
     repository: GitRepository,
     commit: CommitRecord,
   ): Promise<void> {
-    const changed: DocumentRow[] = [];
+    // Removed: the row goes. Added (perhaps back): the row is replaced whole. Modified: the row
+    // keeps its created_at.
+    const removed: string[] = [];
+    const added: DocumentRow[] = [];
+    const modified: DocumentRow[] = [];
     let wellKnown: YamlMapping | undefined;
     // The facts (patient, links) always record HEAD, so they are rewritten on every commit.
     let wellKnownChanged = false;
     const changes = await repository.changedFiles(commit.id);
     const contents = new Map<string, Buffer>();
     for (const change of changes) {
-      // Removed, or added (back): the old row goes; a modified file keeps its created_at (upsert).
-      if (change.status !== 'modified') {
-        await tx.query('DELETE FROM documents WHERE kind = $1 AND repo_id = $2 AND path = $3', [
-          kind,
-          id,
-          change.path,
-        ]);
-      }
       if (change.path === WELL_KNOWN_FILE[kind]) wellKnownChanged = true;
-      if (change.status === 'removed') continue;
+      if (change.status === 'removed') {
+        removed.push(change.path);
+        continue;
+      }
       const content = await repository.readBlob(change.id!);
       contents.set(change.path, content);
       const summary = summariseDocument(change.path, content);
       if (change.path === WELL_KNOWN_FILE[kind]) wellKnown = summary.yaml;
-      changed.push(documentRow(kind, id, change.path, summary, commit, commit));
+      (change.status === 'modified' ? modified : added).push(
+        documentRow(kind, id, change.path, summary, commit, commit),
+      );
     }
-    await upsertDocuments(tx, changed);
-    if (kind === 'clinical') await projectClinicalChanges(tx, id, repository, commit, changes, contents);
+    const parts: (SqlPart | undefined)[] = [
+      documentRemovalPart(kind, id, removed),
+      documentsPart(added, 'replace'),
+      documentsPart(modified, 'upsert'),
+    ];
+    if (kind === 'clinical')
+      parts.push(...(await clinicalChangeParts(id, repository, commit, changes, contents)));
     if (kind === 'coordination')
-      await projectCoordinationChanges(tx, id, repository, commit, changes, contents);
+      parts.push(...(await coordinationChangeParts(id, repository, commit, changes, contents)));
     if (!wellKnownChanged) {
       // Unchanged by this commit: read it by its path alone, not by listing the whole tree.
       const content = await repository
@@ -189,27 +203,26 @@ export class Projector {
         });
       wellKnown = content === undefined ? undefined : parseYamlMapping(content.toString('utf8'));
     }
-    await writeFacts(tx, [
-      {
-        kind,
-        id,
-        head: commit.id,
-        documents: [],
-        // A patient row that exists keeps its created_at (see writePatients); a new one is created now.
-        facts: factRows(kind, id, commit, wellKnown, undefined),
-        audit: [],
-        ...NO_ITEM_ROWS,
-      },
-    ]);
+    parts.push(
+      ...factParts([
+        {
+          kind,
+          id,
+          head: commit.id,
+          documents: [],
+          // A patient row that exists keeps its created_at (see patientsPart); a new one is created now.
+          facts: factRows(kind, id, commit, wellKnown, undefined),
+          audit: [],
+          ...NO_ITEM_ROWS,
+        },
+      ]),
+    );
     if (kind === 'demographics') {
       const after = readPatient(wellKnown);
-      await insertAuditRows(tx, [await auditRowOfCommit(id, repository, commit, { changes, after })]);
+      parts.push(auditPart([await auditRowOfCommit(id, repository, commit, { changes, after })]));
     }
-    await tx.query(
-      // clock_timestamp(), not now(): see recordHeads in row-writer.ts.
-      'UPDATE repositories SET head_commit = $3, projected_at = clock_timestamp() WHERE kind = $1 AND id = $2',
-      [kind, id, commit.id],
-    );
+    parts.push(headsPart([{ kind, id, head: commit.id }], 'upsert'));
+    await runParts(tx, parts);
   }
 
   /**
@@ -315,19 +328,19 @@ function fileReader(repository: GitRepository, commit: CommitRecord, contents: R
 }
 
 /** Removes the rows of items a commit deleted (or left unreadable). */
-async function deleteItemRows(
-  tx: SqlClient,
+function itemRemovalPart(
   table: 'letters' | 'clinical_entries' | 'threads' | 'care_events',
   repoColumn: 'clinical_id' | 'coordination_id',
   repoId: RecordId,
   idColumn: 'letter_id' | 'entry_id' | 'communication_id' | 'event_id',
   ids: readonly string[],
-): Promise<void> {
-  if (ids.length === 0) return;
-  await tx.query(`DELETE FROM ${table} WHERE ${repoColumn} = $1 AND ${idColumn} = ANY($2::text[])`, [
-    repoId,
-    ids,
-  ]);
+): SqlPart | undefined {
+  if (ids.length === 0) return undefined;
+  return {
+    table,
+    sql: `DELETE FROM ${table} WHERE ${repoColumn} = $1 AND ${idColumn} = ANY($2::text[])`,
+    params: [repoId, ids],
+  };
 }
 
 /**
@@ -357,15 +370,14 @@ function fileItemRows<R>(
  * The letters and entries a clinical commit touched: each letter whose folder changed is read
  * again whole (composition and body at this commit), each changed entry file is read once.
  */
-async function projectClinicalChanges(
-  tx: SqlClient,
+async function clinicalChangeParts(
   clinicalId: RecordId,
   repository: GitRepository,
   commit: CommitRecord,
   changes: readonly PathChange[],
   contents: ReadonlyMap<string, Buffer>,
-): Promise<void> {
-  // A new row is created now; an existing one keeps its created_at (see writeLetters).
+): Promise<(SqlPart | undefined)[]> {
+  // A new row is created now; an existing one keeps its created_at (see lettersPart).
   const dates = datesOf(commit);
   const letters = new Set(changes.flatMap((c) => letterIdOfPath(c.path) ?? []));
   const entries = fileItemRows(
@@ -391,24 +403,25 @@ async function projectClinicalChanges(
     if (row === undefined) goneLetters.push(letterId);
     else letterRows.push(row);
   }
-  await deleteItemRows(tx, 'letters', 'clinical_id', clinicalId, 'letter_id', goneLetters);
-  await deleteItemRows(tx, 'clinical_entries', 'clinical_id', clinicalId, 'entry_id', entries.gone);
-  await writeLetters(tx, letterRows);
-  await writeEntries(tx, entries.rows);
+  return [
+    itemRemovalPart('letters', 'clinical_id', clinicalId, 'letter_id', goneLetters),
+    itemRemovalPart('clinical_entries', 'clinical_id', clinicalId, 'entry_id', entries.gone),
+    lettersPart(letterRows),
+    entriesPart(entries.rows),
+  ];
 }
 
 /**
  * The threads and care events a coordination commit touched: each thread whose folder changed is
  * read again whole (ledger and thread.md at this commit), each changed event file once.
  */
-async function projectCoordinationChanges(
-  tx: SqlClient,
+async function coordinationChangeParts(
   coordinationId: RecordId,
   repository: GitRepository,
   commit: CommitRecord,
   changes: readonly PathChange[],
   contents: ReadonlyMap<string, Buffer>,
-): Promise<void> {
+): Promise<(SqlPart | undefined)[]> {
   const dates = datesOf(commit);
   const threads = new Set(changes.flatMap((c) => threadFileOf(c.path)?.communicationId ?? []));
   const events = fileItemRows(
@@ -430,18 +443,19 @@ async function projectCoordinationChanges(
     if (built === undefined) goneThreads.push(communicationId);
     else rows.push(built);
   }
-  if (threads.size > 0) {
-    await tx.query(
-      'DELETE FROM thread_participants WHERE coordination_id = $1 AND communication_id = ANY($2::text[])',
-      [coordinationId, [...threads]],
-    );
-  }
-  await deleteItemRows(tx, 'threads', 'coordination_id', coordinationId, 'communication_id', goneThreads);
-  await deleteItemRows(tx, 'care_events', 'coordination_id', coordinationId, 'event_id', events.gone);
-  await writeThreads(
-    tx,
-    rows.map((r) => r.thread),
-    rows.flatMap((r) => r.participants),
-  );
-  await writeCareEvents(tx, events.rows);
+  return [
+    // A thread's participants are removed in one statement and added again in a later one.
+    threads.size === 0
+      ? undefined
+      : {
+          table: 'thread_participants',
+          sql: 'DELETE FROM thread_participants WHERE coordination_id = $1 AND communication_id = ANY($2::text[])',
+          params: [coordinationId, [...threads]],
+        },
+    itemRemovalPart('threads', 'coordination_id', coordinationId, 'communication_id', goneThreads),
+    itemRemovalPart('care_events', 'coordination_id', coordinationId, 'event_id', events.gone),
+    threadsPart(rows.map((r) => r.thread)),
+    participantsPart(rows.flatMap((r) => r.participants)),
+    careEventsPart(events.rows),
+  ];
 }

@@ -3,6 +3,11 @@
 // few hundred repositories instead of a dozen per repository. Live projection replaces what a
 // repository contributed (delete, then upsert); a reindex fills fresh shadow tables, where every
 // row is new, with plain inserts (`fillRepositoryRows`).
+//
+// Each table's write is a `SqlPart`; `runParts` sends a list of them in as few statements as
+// it can, joining parts as data-modifying WITH clauses, so one commit's rows (its documents,
+// items, facts and head) usually cost one statement, not eight to twelve (each statement was
+// a round trip and a plan of its own; docs/adr/0015-write-path-under-load.md).
 import type { SqlClient } from './sql-client.js';
 import type { AuditRow } from './audit-rows.js';
 import type { DocumentRow, LinkRow, PatientRow, RepositoryRows } from './repository-rows.js';
@@ -15,11 +20,63 @@ type WriteMode = 'upsert' | 'insert';
 const DOCUMENT_COLUMNS =
   'kind, repo_id, path, doc_kind, title, snippet, author_name, created_at, updated_at, sha256, commit_sha';
 
-async function writeDocuments(tx: SqlClient, rows: readonly DocumentRow[], mode: WriteMode): Promise<void> {
-  if (rows.length === 0) return;
+/**
+ * One data-modifying statement on one table. A part reads no table, only its parameters, so
+ * parts on different tables give the same result whether run one by one or joined; its SQL
+ * holds no `$n` inside a literal (the markers are renumbered when parts are joined).
+ */
+export interface SqlPart {
+  readonly table: string;
+  readonly sql: string;
+  readonly params: readonly unknown[];
+}
+
+/**
+ * Runs `parts` in order, joining consecutive parts into one statement (each a WITH clause of a
+ * `SELECT 1`) until a part writes a table the statement writes already: all clauses of one
+ * statement see the same snapshot, so a table's delete and re-insert must stay in order, in
+ * statements of their own.
+ */
+export async function runParts(tx: SqlClient, parts: readonly (SqlPart | undefined)[]): Promise<void> {
+  let group: SqlPart[] = [];
+  const flush = async () => {
+    if (group.length === 1) await tx.query(group[0]!.sql, group[0]!.params);
+    else if (group.length > 1) {
+      const params: unknown[] = [];
+      const clauses = group.map((part, i) => {
+        const offset = params.length;
+        params.push(...part.params);
+        return `w${i} AS (${part.sql.replace(/\$(\d+)/g, (_, n: string) => `$${Number(n) + offset}`)})`;
+      });
+      await tx.query(`WITH ${clauses.join(',\n')}\nSELECT 1`, params);
+    }
+    group = [];
+  };
+  for (const part of parts) {
+    if (part === undefined) continue;
+    if (group.some((p) => p.table === part.table)) await flush();
+    group.push(part);
+  }
+  await flush();
+}
+
+/** The statement `part` alone. */
+async function run(tx: SqlClient, part: SqlPart | undefined): Promise<void> {
+  await runParts(tx, [part]);
+}
+
+/**
+ * `upsert` replaces rows that exist but keeps their created_at (a changed file); `replace`
+ * replaces them whole, created_at too (a file added back: as if the old row had been deleted).
+ */
+type DocumentMode = WriteMode | 'replace';
+
+export function documentsPart(rows: readonly DocumentRow[], mode: DocumentMode): SqlPart | undefined {
+  if (rows.length === 0) return undefined;
   const column = <K extends keyof DocumentRow>(key: K) => rows.map((r) => r[key]);
-  await tx.query(
-    `INSERT INTO documents (${DOCUMENT_COLUMNS})
+  return {
+    table: 'documents',
+    sql: `INSERT INTO documents (${DOCUMENT_COLUMNS})
      SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
                           $8::timestamptz[], $9::timestamptz[], $10::text[], $11::text[])
      ${
@@ -28,9 +85,9 @@ async function writeDocuments(tx: SqlClient, rows: readonly DocumentRow[], mode:
          : `ON CONFLICT (kind, repo_id, path) DO UPDATE SET
        doc_kind = excluded.doc_kind, title = excluded.title, snippet = excluded.snippet,
        author_name = excluded.author_name, updated_at = excluded.updated_at,
-       sha256 = excluded.sha256, commit_sha = excluded.commit_sha`
+       sha256 = excluded.sha256, commit_sha = excluded.commit_sha${mode === 'replace' ? ', created_at = excluded.created_at' : ''}`
      }`,
-    [
+    params: [
       column('kind'),
       column('repoId'),
       column('path'),
@@ -43,23 +100,33 @@ async function writeDocuments(tx: SqlClient, rows: readonly DocumentRow[], mode:
       column('sha256'),
       column('commitSha'),
     ],
-  );
+  };
 }
 
-/** Inserts or replaces document rows (created_at of an existing row is kept). */
-export async function upsertDocuments(tx: SqlClient, rows: readonly DocumentRow[]): Promise<void> {
-  await writeDocuments(tx, rows, 'upsert');
+/** Removes the document rows of these paths of one repository. */
+export function documentRemovalPart(
+  kind: string,
+  repoId: string,
+  paths: readonly string[],
+): SqlPart | undefined {
+  if (paths.length === 0) return undefined;
+  return {
+    table: 'documents',
+    sql: 'DELETE FROM documents WHERE kind = $1 AND repo_id = $2 AND path = ANY($3::text[])',
+    params: [kind, repoId, paths],
+  };
 }
 
 /**
  * Adds or updates patient rows. An existing row keeps its created_at: when a patient was created
  * never changes, so an incremental projection need not look it up.
  */
-async function writePatients(tx: SqlClient, rows: readonly PatientRow[], mode: WriteMode): Promise<void> {
-  if (rows.length === 0) return;
+function patientsPart(rows: readonly PatientRow[], mode: WriteMode): SqlPart | undefined {
+  if (rows.length === 0) return undefined;
   const column = <K extends keyof PatientRow>(key: K) => rows.map((r) => r[key]);
-  await tx.query(
-    `INSERT INTO patients (patient_id, family_name, given_names, family_name_key, given_name_key, birth_date,
+  return {
+    table: 'patients',
+    sql: `INSERT INTO patients (patient_id, family_name, given_names, family_name_key, given_name_key, birth_date,
        email, phone, deleted, version, created_at, updated_at, commit_sha)
      SELECT p.*, p.version FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::date[],
        $7::text[], $8::text[], $9::boolean[], $10::text[], $11::timestamptz[], $12::timestamptz[])
@@ -75,7 +142,7 @@ async function writePatients(tx: SqlClient, rows: readonly PatientRow[], mode: W
        deleted = excluded.deleted, version = excluded.version,
        updated_at = excluded.updated_at, commit_sha = excluded.commit_sha`
      }`,
-    [
+    params: [
       column('patientId'),
       column('familyName'),
       column('givenNames'),
@@ -89,7 +156,7 @@ async function writePatients(tx: SqlClient, rows: readonly PatientRow[], mode: W
       column('createdAt'),
       column('updatedAt'),
     ],
-  );
+  };
 }
 
 type LinkTable = 'clinical_links' | 'coordination_links';
@@ -99,13 +166,16 @@ const LINK_COLUMNS: Readonly<Record<LinkTable, readonly [string, string]>> = {
   coordination_links: ['coordination_id', 'clinical_id'],
 };
 
-async function insertLinks(tx: SqlClient, table: LinkTable, rows: readonly LinkRow[]): Promise<void> {
-  if (rows.length === 0) return;
+/** Link rows: `upsert` replaces a repository's link that exists (live), `insert` adds new ones. */
+function linksPart(table: LinkTable, rows: readonly LinkRow[], mode: WriteMode): SqlPart | undefined {
+  if (rows.length === 0) return undefined;
   const [key, target] = LINK_COLUMNS[table];
-  await tx.query(
-    `INSERT INTO ${table} (${key}, ${target}, commit_sha) SELECT * FROM unnest($1::text[], $2::text[], $3::text[])`,
-    [rows.map((r) => r.from), rows.map((r) => r.to), rows.map((r) => r.commitSha)],
-  );
+  return {
+    table,
+    sql: `INSERT INTO ${table} (${key}, ${target}, commit_sha) SELECT * FROM unnest($1::text[], $2::text[], $3::text[])
+     ${mode === 'insert' ? '' : `ON CONFLICT (${key}) DO UPDATE SET ${target} = excluded.${target}, commit_sha = excluded.commit_sha`}`,
+    params: [rows.map((r) => r.from), rows.map((r) => r.to), rows.map((r) => r.commitSha)],
+  };
 }
 
 /** The link rows of the given repositories, of one kind. */
@@ -120,23 +190,40 @@ function patientsOf(batch: readonly RepositoryRows[]): PatientRow[] {
   return batch.flatMap((r) => (r.facts.patient ? [r.facts.patient] : []));
 }
 
-/** The facts of each repository: patients upserted or removed, links replaced. */
-export async function writeFacts(tx: SqlClient, batch: readonly RepositoryRows[]): Promise<void> {
+/**
+ * The facts of each repository, as parts: patients removed or upserted, links upserted, and
+ * the links of repositories that no longer have one removed.
+ */
+export function factParts(batch: readonly RepositoryRows[]): (SqlPart | undefined)[] {
   const of = (kind: RepositoryRows['kind']) => batch.filter((r) => r.kind === kind);
   const gone = of('demographics')
     .filter((r) => r.facts.patient === null)
     .map((r) => r.id);
-  if (gone.length > 0) await tx.query('DELETE FROM patients WHERE patient_id = ANY($1::text[])', [gone]);
-  await writePatients(tx, patientsOf(batch), 'upsert');
+  const parts: (SqlPart | undefined)[] = [
+    gone.length === 0
+      ? undefined
+      : { table: 'patients', sql: 'DELETE FROM patients WHERE patient_id = ANY($1::text[])', params: [gone] },
+    patientsPart(patientsOf(batch), 'upsert'),
+  ];
   for (const [table, kind] of [
     ['clinical_links', 'clinical'],
     ['coordination_links', 'coordination'],
   ] as const) {
-    const ids = of(kind).map((r) => r.id);
-    if (ids.length === 0) continue;
-    await tx.query(`DELETE FROM ${table} WHERE ${LINK_COLUMNS[table][0]} = ANY($1::text[])`, [ids]);
-    await insertLinks(tx, table, linksOf(batch, table));
+    const unlinked = of(kind)
+      .filter((r) => !(table === 'clinical_links' ? r.facts.clinicalLink : r.facts.coordinationLink))
+      .map((r) => r.id);
+    parts.push(
+      linksPart(table, linksOf(batch, table), 'upsert'),
+      unlinked.length === 0
+        ? undefined
+        : {
+            table,
+            sql: `DELETE FROM ${table} WHERE ${LINK_COLUMNS[table][0]} = ANY($1::text[])`,
+            params: [unlinked],
+          },
+    );
   }
+  return parts;
 }
 
 /**
@@ -144,30 +231,32 @@ export async function writeFacts(tx: SqlClient, batch: readonly RepositoryRows[]
  * not the transaction's start, so the time is later than the HEAD read it follows (a reindex
  * relies on that to find what was projected while it ran, see reindex.ts).
  */
-async function recordHeads(tx: SqlClient, batch: readonly RepositoryRows[], mode: WriteMode): Promise<void> {
-  await tx.query(
-    `INSERT INTO repositories (kind, id, head_commit, projected_at)
+export function headsPart(
+  batch: readonly { kind: string; id: string; head: string }[],
+  mode: WriteMode,
+): SqlPart | undefined {
+  if (batch.length === 0) return undefined;
+  return {
+    table: 'repositories',
+    sql: `INSERT INTO repositories (kind, id, head_commit, projected_at)
      SELECT kind, id, head, clock_timestamp() FROM unnest($1::text[], $2::text[], $3::text[]) AS r(kind, id, head)
      ${mode === 'insert' ? '' : 'ON CONFLICT (kind, id) DO UPDATE SET head_commit = excluded.head_commit, projected_at = excluded.projected_at'}`,
-    [batch.map((r) => r.kind), batch.map((r) => r.id), batch.map((r) => r.head)],
-  );
+    params: [batch.map((r) => r.kind), batch.map((r) => r.id), batch.map((r) => r.head)],
+  };
 }
 
 /** Adds audit rows; a commit already recorded is left as it is (its row never changes). */
-export async function insertAuditRows(
-  tx: SqlClient,
-  rows: readonly AuditRow[],
-  mode: WriteMode = 'upsert',
-): Promise<void> {
-  if (rows.length === 0) return;
-  await tx.query(
-    `INSERT INTO audit_log (patient_id, commit_sha, occurred_at, actor, action, changed_fields)
+export function auditPart(rows: readonly AuditRow[], mode: WriteMode = 'upsert'): SqlPart | undefined {
+  if (rows.length === 0) return undefined;
+  return {
+    table: 'audit_log',
+    sql: `INSERT INTO audit_log (patient_id, commit_sha, occurred_at, actor, action, changed_fields)
      SELECT r.patient_id, r.commit_sha, r.occurred_at, r.actor, r.action,
             CASE WHEN r.fields = '' THEN '{}'::text[] ELSE string_to_array(r.fields, chr(31)) END
        FROM unnest($1::text[], $2::text[], $3::timestamptz[], $4::text[], $5::text[], $6::text[])
          AS r(patient_id, commit_sha, occurred_at, actor, action, fields)
      ${mode === 'insert' ? '' : 'ON CONFLICT (patient_id, commit_sha) DO NOTHING'}`,
-    [
+    params: [
       rows.map((r) => r.patientId),
       rows.map((r) => r.commitSha),
       rows.map((r) => r.occurredAt),
@@ -176,19 +265,16 @@ export async function insertAuditRows(
       // One text per row (unnest cannot take ragged arrays), fields joined by the unit separator.
       rows.map((r) => r.changedFields.join('\u001f')),
     ],
-  );
+  };
 }
 
 /** Inserts or replaces letter rows; an existing row keeps its created_at. */
-export async function writeLetters(
-  tx: SqlClient,
-  rows: readonly LetterRow[],
-  mode: WriteMode = 'upsert',
-): Promise<void> {
-  if (rows.length === 0) return;
+export function lettersPart(rows: readonly LetterRow[], mode: WriteMode = 'upsert'): SqlPart | undefined {
+  if (rows.length === 0) return undefined;
   const column = <K extends keyof LetterRow>(key: K) => rows.map((r) => r[key]);
-  await tx.query(
-    `INSERT INTO letters (clinical_id, letter_id, title, snippet, status, composer_name, composer_role,
+  return {
+    table: 'letters',
+    sql: `INSERT INTO letters (clinical_id, letter_id, title, snippet, status, composer_name, composer_role,
        composer_email, care_location, start_time, references_letter, has_body, attachment_count,
        created_at, updated_at, commit_sha)
      SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
@@ -205,7 +291,7 @@ export async function writeLetters(
        has_body = excluded.has_body, attachment_count = excluded.attachment_count,
        updated_at = excluded.updated_at, commit_sha = excluded.commit_sha`
      }`,
-    [
+    params: [
       column('clinicalId'),
       column('letterId'),
       column('title'),
@@ -223,19 +309,16 @@ export async function writeLetters(
       column('updatedAt'),
       column('commitSha'),
     ],
-  );
+  };
 }
 
 /** Inserts or replaces structured entry rows; an existing row keeps its created_at. */
-export async function writeEntries(
-  tx: SqlClient,
-  rows: readonly EntryRow[],
-  mode: WriteMode = 'upsert',
-): Promise<void> {
-  if (rows.length === 0) return;
+export function entriesPart(rows: readonly EntryRow[], mode: WriteMode = 'upsert'): SqlPart | undefined {
+  if (rows.length === 0) return undefined;
   const column = <K extends keyof EntryRow>(key: K) => rows.map((r) => r[key]);
-  await tx.query(
-    `INSERT INTO clinical_entries (clinical_id, entry_id, entry_kind, path, recorded_at, title, summary,
+  return {
+    table: 'clinical_entries',
+    sql: `INSERT INTO clinical_entries (clinical_id, entry_id, entry_kind, path, recorded_at, title, summary,
        supersedes, data, created_at, updated_at, commit_sha)
      SELECT r.clinical_id, r.entry_id, r.entry_kind, r.path, r.recorded_at, r.title, r.summary, r.supersedes,
             r.data::jsonb, r.created_at, r.updated_at, r.commit_sha
@@ -251,7 +334,7 @@ export async function writeEntries(
        title = excluded.title, summary = excluded.summary, supersedes = excluded.supersedes,
        data = excluded.data, updated_at = excluded.updated_at, commit_sha = excluded.commit_sha`
      }`,
-    [
+    params: [
       column('clinicalId'),
       column('entryId'),
       column('entryKind'),
@@ -265,23 +348,16 @@ export async function writeEntries(
       column('updatedAt'),
       column('commitSha'),
     ],
-  );
+  };
 }
 
-/**
- * Inserts or replaces thread rows (a thread keeps its created_at) and adds participant rows
- * (the caller removes a thread's old participants first; a reindex's tables hold none).
- */
-export async function writeThreads(
-  tx: SqlClient,
-  threads: readonly ThreadRow[],
-  participants: readonly ParticipantRow[],
-  mode: WriteMode = 'upsert',
-): Promise<void> {
-  if (threads.length > 0) {
-    const column = <K extends keyof ThreadRow>(key: K) => threads.map((r) => r[key]);
-    await tx.query(
-      `INSERT INTO threads (coordination_id, communication_id, status, sensitivity, restricted,
+/** Inserts or replaces thread rows (a thread keeps its created_at). */
+export function threadsPart(threads: readonly ThreadRow[], mode: WriteMode = 'upsert'): SqlPart | undefined {
+  if (threads.length === 0) return undefined;
+  const column = <K extends keyof ThreadRow>(key: K) => threads.map((r) => r[key]);
+  return {
+    table: 'threads',
+    sql: `INSERT INTO threads (coordination_id, communication_id, status, sensitivity, restricted,
          allow_patient_participation, message_count, last_message_at, last_message_snippet, last_author_name,
          created_at, last_updated_at, commit_sha)
        SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::boolean[], $6::boolean[],
@@ -296,49 +372,55 @@ export async function writeThreads(
          last_message_snippet = excluded.last_message_snippet, last_author_name = excluded.last_author_name,
          last_updated_at = excluded.last_updated_at, commit_sha = excluded.commit_sha`
        }`,
-      [
-        column('coordinationId'),
-        column('communicationId'),
-        column('status'),
-        column('sensitivity'),
-        column('restricted'),
-        column('allowPatientParticipation'),
-        column('messageCount'),
-        column('lastMessageAt'),
-        column('lastMessageSnippet'),
-        column('lastAuthorName'),
-        column('createdAt'),
-        column('lastUpdatedAt'),
-        column('commitSha'),
-      ],
-    );
-  }
-  if (participants.length > 0) {
-    const column = <K extends keyof ParticipantRow>(key: K) => participants.map((r) => r[key]);
-    await tx.query(
-      `INSERT INTO thread_participants (coordination_id, communication_id, participant_id, role, display_name)
+    params: [
+      column('coordinationId'),
+      column('communicationId'),
+      column('status'),
+      column('sensitivity'),
+      column('restricted'),
+      column('allowPatientParticipation'),
+      column('messageCount'),
+      column('lastMessageAt'),
+      column('lastMessageSnippet'),
+      column('lastAuthorName'),
+      column('createdAt'),
+      column('lastUpdatedAt'),
+      column('commitSha'),
+    ],
+  };
+}
+
+/**
+ * Adds participant rows (the caller removes a thread's old participants first, in an earlier
+ * statement; a reindex's tables hold none).
+ */
+export function participantsPart(participants: readonly ParticipantRow[]): SqlPart | undefined {
+  if (participants.length === 0) return undefined;
+  const column = <K extends keyof ParticipantRow>(key: K) => participants.map((r) => r[key]);
+  return {
+    table: 'thread_participants',
+    sql: `INSERT INTO thread_participants (coordination_id, communication_id, participant_id, role, display_name)
        SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[])`,
-      [
-        column('coordinationId'),
-        column('communicationId'),
-        column('participantId'),
-        column('role'),
-        column('displayName'),
-      ],
-    );
-  }
+    params: [
+      column('coordinationId'),
+      column('communicationId'),
+      column('participantId'),
+      column('role'),
+      column('displayName'),
+    ],
+  };
 }
 
 /** Inserts or replaces appointment, encounter and referral rows (created_at kept). */
-export async function writeCareEvents(
-  tx: SqlClient,
+export function careEventsPart(
   rows: readonly CareEventRow[],
   mode: WriteMode = 'upsert',
-): Promise<void> {
-  if (rows.length === 0) return;
+): SqlPart | undefined {
+  if (rows.length === 0) return undefined;
   const column = <K extends keyof CareEventRow>(key: K) => rows.map((r) => r[key]);
-  await tx.query(
-    `INSERT INTO care_events (coordination_id, event_id, event_kind, status, start_at, end_at, care_location,
+  return {
+    table: 'care_events',
+    sql: `INSERT INTO care_events (coordination_id, event_id, event_kind, status, start_at, end_at, care_location,
        title, snippet, created_at, updated_at, commit_sha)
      SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::timestamptz[], $6::timestamptz[],
        $7::text[], $8::text[], $9::text[], $10::timestamptz[], $11::timestamptz[], $12::text[])
@@ -350,7 +432,7 @@ export async function writeCareEvents(
        end_at = excluded.end_at, care_location = excluded.care_location, title = excluded.title,
        snippet = excluded.snippet, updated_at = excluded.updated_at, commit_sha = excluded.commit_sha`
      }`,
-    [
+    params: [
       column('coordinationId'),
       column('eventId'),
       column('eventKind'),
@@ -364,59 +446,45 @@ export async function writeCareEvents(
       column('updatedAt'),
       column('commitSha'),
     ],
-  );
+  };
 }
 
 /** Replaces everything the given repositories contribute, and records the commit each came from. */
 export async function writeRepositoryRows(tx: SqlClient, batch: readonly RepositoryRows[]): Promise<void> {
   if (batch.length === 0) return;
-  await tx.query(
-    `DELETE FROM documents d USING unnest($1::text[], $2::text[]) AS r(kind, id)
+  const ids = (kind: RepositoryRows['kind']) => batch.filter((r) => r.kind === kind).map((r) => r.id);
+  const removal = (table: string, column: string, of: readonly string[]): SqlPart | undefined =>
+    of.length === 0
+      ? undefined
+      : { table, sql: `DELETE FROM ${table} WHERE ${column} = ANY($1::text[])`, params: [of] };
+  const [demographics, clinical, coordination] = [ids('demographics'), ids('clinical'), ids('coordination')];
+  // Everything the repositories held goes first; the tables written afresh follow, in later statements.
+  await runParts(tx, [
+    {
+      table: 'documents',
+      sql: `DELETE FROM documents d USING unnest($1::text[], $2::text[]) AS r(kind, id)
      WHERE d.kind = r.kind AND d.repo_id = r.id`,
-    [batch.map((r) => r.kind), batch.map((r) => r.id)],
-  );
-  await upsertDocuments(
-    tx,
-    batch.flatMap((r) => r.documents),
-  );
-  await writeFacts(tx, batch);
-  const demographics = batch.filter((r) => r.kind === 'demographics').map((r) => r.id);
-  if (demographics.length > 0) {
-    await tx.query('DELETE FROM audit_log WHERE patient_id = ANY($1::text[])', [demographics]);
-  }
-  await insertAuditRows(
-    tx,
-    batch.flatMap((r) => r.audit),
-  );
-  const clinical = batch.filter((r) => r.kind === 'clinical').map((r) => r.id);
-  if (clinical.length > 0) {
-    await tx.query('DELETE FROM letters WHERE clinical_id = ANY($1::text[])', [clinical]);
-    await tx.query('DELETE FROM clinical_entries WHERE clinical_id = ANY($1::text[])', [clinical]);
-  }
-  await writeLetters(
-    tx,
-    batch.flatMap((r) => r.letters),
-  );
-  await writeEntries(
-    tx,
-    batch.flatMap((r) => r.entries),
-  );
-  const coordination = batch.filter((r) => r.kind === 'coordination').map((r) => r.id);
-  if (coordination.length > 0) {
-    for (const table of ['threads', 'thread_participants', 'care_events']) {
-      await tx.query(`DELETE FROM ${table} WHERE coordination_id = ANY($1::text[])`, [coordination]);
-    }
-  }
-  await writeThreads(
-    tx,
-    batch.flatMap((r) => r.threads),
-    batch.flatMap((r) => r.participants),
-  );
-  await writeCareEvents(
-    tx,
-    batch.flatMap((r) => r.careEvents),
-  );
-  await recordHeads(tx, batch, 'upsert');
+      params: [batch.map((r) => r.kind), batch.map((r) => r.id)],
+    },
+    removal('audit_log', 'patient_id', demographics),
+    removal('letters', 'clinical_id', clinical),
+    removal('clinical_entries', 'clinical_id', clinical),
+    ...['threads', 'thread_participants', 'care_events'].map((table) =>
+      removal(table, 'coordination_id', coordination),
+    ),
+    documentsPart(
+      batch.flatMap((r) => r.documents),
+      'upsert',
+    ),
+    ...factParts(batch),
+    auditPart(batch.flatMap((r) => r.audit)),
+    lettersPart(batch.flatMap((r) => r.letters)),
+    entriesPart(batch.flatMap((r) => r.entries)),
+    threadsPart(batch.flatMap((r) => r.threads)),
+    participantsPart(batch.flatMap((r) => r.participants)),
+    careEventsPart(batch.flatMap((r) => r.careEvents)),
+    headsPart(batch, 'upsert'),
+  ]);
 }
 
 /**
@@ -425,39 +493,38 @@ export async function writeRepositoryRows(tx: SqlClient, batch: readonly Reposit
  */
 export async function fillRepositoryRows(tx: SqlClient, batch: readonly RepositoryRows[]): Promise<void> {
   if (batch.length === 0) return;
-  await writeDocuments(
-    tx,
-    batch.flatMap((r) => r.documents),
-    'insert',
-  );
-  await writePatients(tx, patientsOf(batch), 'insert');
-  await insertLinks(tx, 'clinical_links', linksOf(batch, 'clinical_links'));
-  await insertLinks(tx, 'coordination_links', linksOf(batch, 'coordination_links'));
-  await insertAuditRows(
-    tx,
-    batch.flatMap((r) => r.audit),
-    'insert',
-  );
-  await writeLetters(
-    tx,
-    batch.flatMap((r) => r.letters),
-    'insert',
-  );
-  await writeEntries(
-    tx,
-    batch.flatMap((r) => r.entries),
-    'insert',
-  );
-  await writeThreads(
-    tx,
-    batch.flatMap((r) => r.threads),
-    batch.flatMap((r) => r.participants),
-    'insert',
-  );
-  await writeCareEvents(
-    tx,
-    batch.flatMap((r) => r.careEvents),
-    'insert',
-  );
-  await recordHeads(tx, batch, 'insert');
+  for (const part of [
+    documentsPart(
+      batch.flatMap((r) => r.documents),
+      'insert',
+    ),
+    patientsPart(patientsOf(batch), 'insert'),
+    linksPart('clinical_links', linksOf(batch, 'clinical_links'), 'insert'),
+    linksPart('coordination_links', linksOf(batch, 'coordination_links'), 'insert'),
+    auditPart(
+      batch.flatMap((r) => r.audit),
+      'insert',
+    ),
+    lettersPart(
+      batch.flatMap((r) => r.letters),
+      'insert',
+    ),
+    entriesPart(
+      batch.flatMap((r) => r.entries),
+      'insert',
+    ),
+    threadsPart(
+      batch.flatMap((r) => r.threads),
+      'insert',
+    ),
+    participantsPart(batch.flatMap((r) => r.participants)),
+    careEventsPart(
+      batch.flatMap((r) => r.careEvents),
+      'insert',
+    ),
+    headsPart(batch, 'insert'),
+  ]) {
+    // One statement each: a reindex's batches are large, and joined they would plan as one.
+    await run(tx, part);
+  }
 }

@@ -2,11 +2,12 @@
 // fsync it, rename it into place, fsync the directory. With durability off (throwaway test
 // data only) the fsyncs are skipped and everything else stays the same.
 //
-// Small metadata calls (open, write of a few KB, rename, close) are synchronous: they complete
-// in the page cache in microseconds, while a libuv thread-pool round trip for each cost more than
-// the call itself and made a commit ten times slower (docs/adr/0002-one-pack-per-commit.md).
-// Only fsync, the one call that waits for the disk, goes to the thread pool, so writers to
-// different patients still overlap their fsyncs.
+// Small calls (open, write of a few KB, close) are synchronous: they complete in the page cache
+// in microseconds, while a libuv thread-pool round trip for each cost more than the call itself
+// and made a commit ten times slower (docs/adr/0002-one-pack-per-commit.md). fsync, which waits
+// for the disk, goes to the thread pool, so writers to different patients overlap their fsyncs;
+// so do the callers' renames and links, which under load wait on the filesystem's journal behind
+// those fsyncs (docs/adr/0015-write-path-under-load.md).
 import { closeSync, fsync, openSync, unlinkSync, writeSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { dirname, join } from 'node:path';

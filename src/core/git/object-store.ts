@@ -1,8 +1,12 @@
 // The object database of one repository: reads objects whether loose or packed (packs written
 // by VPR or by `git repack`), and writes each batch of new objects as one packfile + index,
 // fsynced and renamed into place, so a commit costs a handful of fsyncs however many objects
-// it carries (see docs/adr/0002-one-pack-per-commit.md).
-import { readdirSync, renameSync, statSync } from 'node:fs';
+// it carries (see docs/adr/0002-one-pack-per-commit.md). Listing the pack directory and
+// renaming packs into place go to the thread pool: under load they wait on the filesystem's
+// journal behind other writers' fsyncs, which blocked every request while they ran on the
+// main thread (docs/adr/0015-write-path-under-load.md).
+import { statSync } from 'node:fs';
+import { readdir, rename } from 'node:fs/promises';
 import { join } from 'node:path';
 import { VprError } from '../errors.js';
 import { isErrno, syncDirectory, unlinkQuietly, writeTempFile, type Durability } from '../fs/durable-file.js';
@@ -27,6 +31,8 @@ export class ObjectStore {
   /** Open packs by file name; refreshed from the directory when an object is not found. */
   #packs = new Map<string, PackFile>();
   #scanned = false;
+  /** The last scan queued: scans run one at a time, so no pack is opened twice. */
+  #scanning: Promise<void> | undefined;
 
   constructor(gitDir: string, durability: Durability, packOptions: PackOpenOptions = {}) {
     this.#gitDir = gitDir;
@@ -39,10 +45,26 @@ export class ObjectStore {
     return this.#packs.size;
   }
 
-  async #scanPacks(): Promise<void> {
+  /**
+   * Lists the pack directory and opens what is new. Callers share a scan in flight, except a
+   * `fresh` one (after an object was not found), which lists the directory after it was called.
+   */
+  #scanPacks(fresh = false): Promise<void> {
+    if (this.#scanning !== undefined && !fresh) return this.#scanning;
+    const scan: Promise<void> = (this.#scanning ?? Promise.resolve())
+      .catch(() => undefined)
+      .then(() => this.#scan())
+      .finally(() => {
+        if (this.#scanning === scan) this.#scanning = undefined;
+      });
+    this.#scanning = scan;
+    return scan;
+  }
+
+  async #scan(): Promise<void> {
     let names: string[];
     try {
-      names = readdirSync(this.#packDir);
+      names = await readdir(this.#packDir);
     } catch (error) {
       if (isErrno(error, 'ENOENT')) names = [];
       else throw error;
@@ -93,7 +115,7 @@ export class ObjectStore {
       }
       const loose = readLooseObject(this.#gitDir, id);
       if (loose !== undefined) return loose;
-      if (attempt === 0) await this.#scanPacks();
+      if (attempt === 0) await this.#scanPacks(true);
     }
     return undefined;
   }
@@ -125,12 +147,14 @@ export class ObjectStore {
    * parallel. Nothing is visible until `publish`; undefined when every object exists already.
    */
   async stage(objects: readonly HashedObject[]): Promise<StagedPack | undefined> {
+    if (!this.#scanned) await this.#scanPacks();
     const missing: HashedObject[] = [];
     const seen = new Set<ObjectId>();
     for (const object of objects) {
       if (seen.has(object.id)) continue;
       seen.add(object.id);
-      if (!(await this.has(object.id))) missing.push(object);
+      // Packs only: a loose copy (only the git CLI writes those) is simply packed again.
+      if (this.#packHolding(object.id) === undefined) missing.push(object);
     }
     if (missing.length === 0) return undefined;
     const { pack, index, checksum } = buildPack(missing);
@@ -151,8 +175,8 @@ export class ObjectStore {
       discard: () => [tmpPack, tmpIndex].forEach(unlinkQuietly),
       publish: async () => {
         try {
-          renameSync(tmpPack, `${base}.pack`);
-          renameSync(tmpIndex, `${base}.idx`);
+          await rename(tmpPack, `${base}.pack`);
+          await rename(tmpIndex, `${base}.idx`);
         } catch (error) {
           [tmpPack, tmpIndex].forEach(unlinkQuietly);
           throw error;

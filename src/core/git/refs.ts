@@ -2,8 +2,10 @@
 // own lock-file protocol (`main.lock`, O_EXCL) with a compare-and-swap on the expected parent.
 // The lock can be taken and its content fsynced while the commit's objects are still being
 // written (`lockRef`), and only then swapped in (`RefLock.commit`), so a commit pays one fsync
-// round fewer.
-import { readFileSync, renameSync } from 'node:fs';
+// round fewer. The swap (a rename) goes to the thread pool: under load it waits on the
+// filesystem's journal, which must not stall the main thread (docs/adr/0015).
+import { readFileSync } from 'node:fs';
+import { rename } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { VprError } from '../errors.js';
 import { isErrno, syncDirectory, unlinkQuietly, writeNewFile, type Durability } from '../fs/durable-file.js';
@@ -86,7 +88,7 @@ export async function lockRef(
             },
           );
         }
-        renameSync(lockPath, refPath);
+        await rename(lockPath, refPath);
         done = true;
       } finally {
         abort();

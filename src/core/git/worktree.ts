@@ -6,7 +6,9 @@
 //
 // After a commit only the changed paths are touched, when this process knows the index still
 // holds the parent commit (it wrote it, and the file is unchanged since); otherwise the whole
-// tree is compared with the index. File calls are synchronous: small page-cache operations.
+// tree is compared with the index. File calls are synchronous (small page-cache operations),
+// except the rename that swaps the new index in: under load that waits on the filesystem's
+// journal, so it goes to the thread pool (docs/adr/0015).
 import {
   closeSync,
   constants,
@@ -16,13 +18,13 @@ import {
   openSync,
   readdirSync,
   readFileSync,
-  renameSync,
   rmdirSync,
   statSync,
   unlinkSync,
   writeSync,
   type BigIntStats,
 } from 'node:fs';
+import { rename } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { VprError } from '../errors.js';
@@ -201,7 +203,7 @@ export class Worktree {
       let written = 0;
       while (written < data.length) written += writeSync(lock.fd, data, written, data.length - written);
       closeSync(lock.fd);
-      renameSync(lock.path, join(this.#gitDir, 'index'));
+      await rename(lock.path, join(this.#gitDir, 'index'));
       swapped = true;
       const stamp = indexStamp(this.#gitDir);
       if (stamp !== undefined) this.#known = { commit, stamp, entries };

@@ -5,16 +5,8 @@
 // that is older than `staleAfterMs`, is broken under a short-lived breaker lock so that two
 // breakers can never remove a live lock. Waiting is bounded.
 import { hostname } from 'node:os';
-import {
-  closeSync,
-  linkSync,
-  openSync,
-  readFileSync,
-  statSync,
-  unlinkSync,
-  writeFileSync,
-  writeSync,
-} from 'node:fs';
+import { closeSync, openSync, readFileSync, statSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
+import { link } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { VprError } from '../errors.js';
@@ -63,11 +55,12 @@ function tryCreate(path: string, content: string): boolean {
 /**
  * Takes the lock by hard-linking the process's owner file to the lock path: as exclusive as
  * O_EXCL, and it allocates no inode, which costs ~0.4 ms of CPU on this machine's filesystem
- * (docs/benchmarks.md). Falls back to creating the file when the owner file is unusable.
+ * (docs/benchmarks.md). Falls back to creating the file when the owner file is unusable. The
+ * link goes to the thread pool: under load it waits on the filesystem's journal (docs/adr/0015).
  */
-function tryLink(ownerFile: string, path: string, content: string): boolean {
+async function tryLink(ownerFile: string, path: string, content: string): Promise<boolean> {
   try {
-    linkSync(ownerFile, path);
+    await link(ownerFile, path);
     return true;
   } catch (error) {
     if (isErrno(error, 'EEXIST')) return false;
@@ -167,7 +160,9 @@ export async function acquireWriteLock(
   let brokeStaleLock = false;
   let delayMs = 1;
   for (;;) {
-    if (ownerFile === undefined ? tryCreate(lockPath, content) : tryLink(ownerFile, lockPath, content)) {
+    if (
+      ownerFile === undefined ? tryCreate(lockPath, content) : await tryLink(ownerFile, lockPath, content)
+    ) {
       let released = false;
       return {
         brokeStaleLock,
