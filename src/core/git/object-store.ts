@@ -1,12 +1,13 @@
 // The object database of one repository: reads objects whether loose or packed (packs written
 // by VPR or by `git repack`), and writes each batch of new objects as one packfile + index,
 // fsynced and renamed into place, so a commit costs a handful of fsyncs however many objects
-// it carries (see docs/adr/0002-one-pack-per-commit.md). Listing the pack directory and
-// renaming packs into place go to the thread pool: under load they wait on the filesystem's
-// journal behind other writers' fsyncs, which blocked every request while they ran on the
-// main thread (docs/adr/0015-write-path-under-load.md).
-import { statSync } from 'node:fs';
-import { readdir, rename } from 'node:fs/promises';
+// it carries (see docs/adr/0002-one-pack-per-commit.md). Renaming packs into place goes to the
+// thread pool: under load it waits on the filesystem's journal behind other writers' fsyncs,
+// which blocked every request while it ran on the main thread. Listing the pack directory
+// stays synchronous: in the pool a first read queued behind those fsyncs, which measured worse
+// (docs/adr/0015-write-path-under-load.md).
+import { readdirSync, statSync } from 'node:fs';
+import { rename } from 'node:fs/promises';
 import { join } from 'node:path';
 import { VprError } from '../errors.js';
 import { isErrno, syncDirectory, unlinkQuietly, writeTempFile, type Durability } from '../fs/durable-file.js';
@@ -64,7 +65,7 @@ export class ObjectStore {
   async #scan(): Promise<void> {
     let names: string[];
     try {
-      names = await readdir(this.#packDir);
+      names = readdirSync(this.#packDir);
     } catch (error) {
       if (isErrno(error, 'ENOENT')) names = [];
       else throw error;

@@ -9,8 +9,7 @@
 // OFS_DELTA and REF_DELTA chains (bases outside the pack come from a caller-supplied
 // resolver). Validates the index on open and treats malformed entries or deltas as errors.
 import { createHash } from 'node:crypto';
-import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
+import { closeSync, fstatSync, openSync, readFileSync, readSync } from 'node:fs';
 import { inflateSync } from 'node:zlib';
 import { constants as bufferConstants } from 'node:buffer';
 import { isObjectId } from './git-object.js';
@@ -105,8 +104,7 @@ export class PackFile {
   ): Promise<PackFile> {
     if (!packPath.endsWith('.pack')) throw new Error(`PackFile: not a .pack path: ${packPath}`);
     const indexPath = `${packPath.slice(0, -'.pack'.length)}.idx`;
-    // The index is read whole in the thread pool: a cold repository opens every one of its packs.
-    const index = parseIndex(await readFile(indexPath), indexPath);
+    const index = parseIndex(readFileSync(indexPath), indexPath);
     const fd = openSync(packPath, 'r');
     let bytes = fileBytes(fd);
     try {
