@@ -24,7 +24,6 @@ import type { RowBuilder } from './row-builder-pool.js';
 import {
   auditPart,
   careEventsPart,
-  documentRemovalPart,
   documentsPart,
   entriesPart,
   factParts,
@@ -32,6 +31,7 @@ import {
   headsPart,
   lettersPart,
   participantsPart,
+  removalPart,
   runParts,
   threadsPart,
   writeRepositoryRows,
@@ -185,7 +185,7 @@ export class Projector {
       );
     }
     const parts: (SqlPart | undefined)[] = [
-      documentRemovalPart(kind, id, removed),
+      removalPart('documents', 'path', removed, { kind, repo_id: id }),
       documentsPart(added, 'replace'),
       documentsPart(modified, 'upsert'),
     ];
@@ -327,22 +327,6 @@ function fileReader(repository: GitRepository, commit: CommitRecord, contents: R
     }));
 }
 
-/** Removes the rows of items a commit deleted (or left unreadable). */
-function itemRemovalPart(
-  table: 'letters' | 'clinical_entries' | 'threads' | 'care_events',
-  repoColumn: 'clinical_id' | 'coordination_id',
-  repoId: RecordId,
-  idColumn: 'letter_id' | 'entry_id' | 'communication_id' | 'event_id',
-  ids: readonly string[],
-): SqlPart | undefined {
-  if (ids.length === 0) return undefined;
-  return {
-    table,
-    sql: `DELETE FROM ${table} WHERE ${repoColumn} = $1 AND ${idColumn} = ANY($2::text[])`,
-    params: [repoId, ids],
-  };
-}
-
 /**
  * The rows of the one-file items a commit changed (entries, care events): each changed file that
  * is such an item gives its row, or, removed or unreadable, its id to delete.
@@ -404,8 +388,8 @@ async function clinicalChangeParts(
     else letterRows.push(row);
   }
   return [
-    itemRemovalPart('letters', 'clinical_id', clinicalId, 'letter_id', goneLetters),
-    itemRemovalPart('clinical_entries', 'clinical_id', clinicalId, 'entry_id', entries.gone),
+    removalPart('letters', 'letter_id', goneLetters, { clinical_id: clinicalId }),
+    removalPart('clinical_entries', 'entry_id', entries.gone, { clinical_id: clinicalId }),
     lettersPart(letterRows),
     entriesPart(entries.rows),
   ];
@@ -445,15 +429,9 @@ async function coordinationChangeParts(
   }
   return [
     // A thread's participants are removed in one statement and added again in a later one.
-    threads.size === 0
-      ? undefined
-      : {
-          table: 'thread_participants',
-          sql: 'DELETE FROM thread_participants WHERE coordination_id = $1 AND communication_id = ANY($2::text[])',
-          params: [coordinationId, [...threads]],
-        },
-    itemRemovalPart('threads', 'coordination_id', coordinationId, 'communication_id', goneThreads),
-    itemRemovalPart('care_events', 'coordination_id', coordinationId, 'event_id', events.gone),
+    removalPart('thread_participants', 'communication_id', [...threads], { coordination_id: coordinationId }),
+    removalPart('threads', 'communication_id', goneThreads, { coordination_id: coordinationId }),
+    removalPart('care_events', 'event_id', events.gone, { coordination_id: coordinationId }),
     threadsPart(rows.map((r) => r.thread)),
     participantsPart(rows.flatMap((r) => r.participants)),
     careEventsPart(events.rows),

@@ -60,11 +60,6 @@ export async function runParts(tx: SqlClient, parts: readonly (SqlPart | undefin
   await flush();
 }
 
-/** The statement `part` alone. */
-async function run(tx: SqlClient, part: SqlPart | undefined): Promise<void> {
-  await runParts(tx, [part]);
-}
-
 /**
  * `upsert` replaces rows that exist but keeps their created_at (a changed file); `replace`
  * replaces them whole, created_at too (a file added back: as if the old row had been deleted).
@@ -103,17 +98,22 @@ export function documentsPart(rows: readonly DocumentRow[], mode: DocumentMode):
   };
 }
 
-/** Removes the document rows of these paths of one repository. */
-export function documentRemovalPart(
-  kind: string,
-  repoId: string,
-  paths: readonly string[],
+/**
+ * Removes the rows of `table` whose `column` is one of `values`, only those whose columns also
+ * equal `within` when given (one repository's rows). Column names are this module's constants.
+ */
+export function removalPart(
+  table: string,
+  column: string,
+  values: readonly string[],
+  within: Readonly<Record<string, string>> = {},
 ): SqlPart | undefined {
-  if (paths.length === 0) return undefined;
+  if (values.length === 0) return undefined;
+  const scope = Object.keys(within).map((key, i) => `${key} = $${i + 2} AND `);
   return {
-    table: 'documents',
-    sql: 'DELETE FROM documents WHERE kind = $1 AND repo_id = $2 AND path = ANY($3::text[])',
-    params: [kind, repoId, paths],
+    table,
+    sql: `DELETE FROM ${table} WHERE ${scope.join('')}${column} = ANY($1::text[])`,
+    params: [values, ...Object.values(within)],
   };
 }
 
@@ -200,9 +200,7 @@ export function factParts(batch: readonly RepositoryRows[]): (SqlPart | undefine
     .filter((r) => r.facts.patient === null)
     .map((r) => r.id);
   const parts: (SqlPart | undefined)[] = [
-    gone.length === 0
-      ? undefined
-      : { table: 'patients', sql: 'DELETE FROM patients WHERE patient_id = ANY($1::text[])', params: [gone] },
+    removalPart('patients', 'patient_id', gone),
     patientsPart(patientsOf(batch), 'upsert'),
   ];
   for (const [table, kind] of [
@@ -214,13 +212,7 @@ export function factParts(batch: readonly RepositoryRows[]): (SqlPart | undefine
       .map((r) => r.id);
     parts.push(
       linksPart(table, linksOf(batch, table), 'upsert'),
-      unlinked.length === 0
-        ? undefined
-        : {
-            table,
-            sql: `DELETE FROM ${table} WHERE ${LINK_COLUMNS[table][0]} = ANY($1::text[])`,
-            params: [unlinked],
-          },
+      removalPart(table, LINK_COLUMNS[table][0], unlinked),
     );
   }
   return parts;
@@ -449,14 +441,52 @@ export function careEventsPart(
   };
 }
 
+/**
+ * The rows the given repositories contribute, table by table, then the commit each came from:
+ * with `upsert` the facts also remove patients and links that are gone.
+ */
+function rowParts(batch: readonly RepositoryRows[], mode: WriteMode): (SqlPart | undefined)[] {
+  return [
+    documentsPart(
+      batch.flatMap((r) => r.documents),
+      mode,
+    ),
+    ...(mode === 'upsert'
+      ? factParts(batch)
+      : [
+          patientsPart(patientsOf(batch), mode),
+          linksPart('clinical_links', linksOf(batch, 'clinical_links'), mode),
+          linksPart('coordination_links', linksOf(batch, 'coordination_links'), mode),
+        ]),
+    auditPart(
+      batch.flatMap((r) => r.audit),
+      mode,
+    ),
+    lettersPart(
+      batch.flatMap((r) => r.letters),
+      mode,
+    ),
+    entriesPart(
+      batch.flatMap((r) => r.entries),
+      mode,
+    ),
+    threadsPart(
+      batch.flatMap((r) => r.threads),
+      mode,
+    ),
+    participantsPart(batch.flatMap((r) => r.participants)),
+    careEventsPart(
+      batch.flatMap((r) => r.careEvents),
+      mode,
+    ),
+    headsPart(batch, mode),
+  ];
+}
+
 /** Replaces everything the given repositories contribute, and records the commit each came from. */
 export async function writeRepositoryRows(tx: SqlClient, batch: readonly RepositoryRows[]): Promise<void> {
   if (batch.length === 0) return;
   const ids = (kind: RepositoryRows['kind']) => batch.filter((r) => r.kind === kind).map((r) => r.id);
-  const removal = (table: string, column: string, of: readonly string[]): SqlPart | undefined =>
-    of.length === 0
-      ? undefined
-      : { table, sql: `DELETE FROM ${table} WHERE ${column} = ANY($1::text[])`, params: [of] };
   const [demographics, clinical, coordination] = [ids('demographics'), ids('clinical'), ids('coordination')];
   // Everything the repositories held goes first; the tables written afresh follow, in later statements.
   await runParts(tx, [
@@ -466,65 +496,22 @@ export async function writeRepositoryRows(tx: SqlClient, batch: readonly Reposit
      WHERE d.kind = r.kind AND d.repo_id = r.id`,
       params: [batch.map((r) => r.kind), batch.map((r) => r.id)],
     },
-    removal('audit_log', 'patient_id', demographics),
-    removal('letters', 'clinical_id', clinical),
-    removal('clinical_entries', 'clinical_id', clinical),
+    removalPart('audit_log', 'patient_id', demographics),
+    removalPart('letters', 'clinical_id', clinical),
+    removalPart('clinical_entries', 'clinical_id', clinical),
     ...['threads', 'thread_participants', 'care_events'].map((table) =>
-      removal(table, 'coordination_id', coordination),
+      removalPart(table, 'coordination_id', coordination),
     ),
-    documentsPart(
-      batch.flatMap((r) => r.documents),
-      'upsert',
-    ),
-    ...factParts(batch),
-    auditPart(batch.flatMap((r) => r.audit)),
-    lettersPart(batch.flatMap((r) => r.letters)),
-    entriesPart(batch.flatMap((r) => r.entries)),
-    threadsPart(batch.flatMap((r) => r.threads)),
-    participantsPart(batch.flatMap((r) => r.participants)),
-    careEventsPart(batch.flatMap((r) => r.careEvents)),
-    headsPart(batch, 'upsert'),
+    ...rowParts(batch, 'upsert'),
   ]);
 }
 
 /**
  * Adds the rows of repositories that the tables do not hold yet (a reindex's fresh shadow
- * tables): plain inserts, with no lookups of rows to replace.
+ * tables): plain inserts, with no lookups of rows to replace, one statement per table as the
+ * reindex was measured (docs/adr/0006-reindex-in-worker-threads.md).
  */
 export async function fillRepositoryRows(tx: SqlClient, batch: readonly RepositoryRows[]): Promise<void> {
   if (batch.length === 0) return;
-  for (const part of [
-    documentsPart(
-      batch.flatMap((r) => r.documents),
-      'insert',
-    ),
-    patientsPart(patientsOf(batch), 'insert'),
-    linksPart('clinical_links', linksOf(batch, 'clinical_links'), 'insert'),
-    linksPart('coordination_links', linksOf(batch, 'coordination_links'), 'insert'),
-    auditPart(
-      batch.flatMap((r) => r.audit),
-      'insert',
-    ),
-    lettersPart(
-      batch.flatMap((r) => r.letters),
-      'insert',
-    ),
-    entriesPart(
-      batch.flatMap((r) => r.entries),
-      'insert',
-    ),
-    threadsPart(
-      batch.flatMap((r) => r.threads),
-      'insert',
-    ),
-    participantsPart(batch.flatMap((r) => r.participants)),
-    careEventsPart(
-      batch.flatMap((r) => r.careEvents),
-      'insert',
-    ),
-    headsPart(batch, 'insert'),
-  ]) {
-    // One statement each: a reindex's batches are large, and joined they would plan as one.
-    await run(tx, part);
-  }
+  for (const part of rowParts(batch, 'insert')) await runParts(tx, [part]);
 }
