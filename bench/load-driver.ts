@@ -5,7 +5,8 @@
 // sent over undici's connection pool, stepping up until the p95 of the whole mix breaks the
 // limit. autocannon's rate limit is a per-second allowance per connection, so its requests leave
 // in bursts at each second boundary — measured to triple even the baseline's median — hence the
-// pacing here (docs/adr/0013-load-benchmark.md). Each step is one JSON line on standard output.
+// pacing here (docs/adr/0013-load-benchmark.md). Each step is one JSON line on standard output,
+// announced by a line of its own as it starts.
 // Only 127.0.0.1 is a target; every step is bounded in time (and in requests in flight).
 //
 // It drives VPR and the baseline (baseline-crud-server.ts) alike: they share the API's shape.
@@ -309,6 +310,8 @@ async function main(): Promise<void> {
   );
   await runStep(pool, calls, 50, 3); // warm-up, not reported
   for (const rate of config.rates) {
+    // Said first, so that whoever watches the server can measure this step alone.
+    process.stdout.write(`${JSON.stringify({ starting: rate })}\n`);
     const step = await runStep(pool, calls, rate, config.seconds);
     process.stdout.write(`${JSON.stringify({ step })}\n`);
     if (step.p95 > config.p95LimitMs) break;

@@ -7,8 +7,10 @@
 //      against its API;
 // each driven by load-driver.ts in a process of its own, at fixed offered rates stepping up until
 // the p95 of the mix breaks 50 ms. Prints per-step and per-operation figures and the ratios,
-// writes the plot to docs/benchmarks-load-<patients>.svg (and every figure to results-<patients>.json), and reports the server's peak RSS and the
-// population's size on disk per patient before and after a maintenance repack (on a sample).
+// writes the plot to docs/benchmarks-load-<patients>.svg (and every figure to
+// results-<patients>.json), and reports the server's CPU per request of each step, its peak RSS,
+// and the population's size on disk per patient before and after a maintenance repack (on a
+// sample).
 //
 // Settings: VPR_BENCH_PATIENTS (10000), VPR_BENCH_SEED (1), VPR_BENCH_STEP_SECONDS (15),
 // VPR_BENCH_RATES (50,100,150,200,300,400,600,800,1000,1200,1500,2000,2500,3000), VPR_BENCH_ONLY
@@ -46,9 +48,19 @@ const PLOT = new URL(`../../docs/benchmarks-load-${PATIENTS}.svg`, import.meta.u
 const RESULTS = join(LOAD_DIR, `results-${PATIENTS}.json`);
 const KEY = `bench-${randomBytes(16).toString('hex')}`;
 
+/** A step as the driver measured it, with the CPU the server process spent on it. */
+interface MeasuredStep extends StepResult {
+  /**
+   * The server process's CPU time (user + system, all its threads) from the step's start to its
+   * last answer, per request answered: steadier from run to run than the latencies, which move
+   * with the shared VM's neighbours. 0 when the process cannot be read.
+   */
+  readonly cpuMsPerRequest: number;
+}
+
 interface Run {
   readonly system: string;
-  readonly steps: StepResult[];
+  readonly steps: MeasuredStep[];
   readonly peakRssMb: number;
   readonly idleRssMb: number;
 }
@@ -64,6 +76,20 @@ function run(args: readonly string[], env: Record<string, string>): Promise<void
       code === 0 ? resolve() : reject(new Error(`${args.join(' ')} exited with ${code}`)),
     );
   });
+}
+
+/** Clock ticks per second of /proc/<pid>/stat's CPU times (USER_HZ, 100 on Linux). */
+const USER_HZ = 100;
+
+/** CPU time (user + system) the process has used so far, in ms; 0 when it cannot be read. */
+function cpuMs(pid: number): number {
+  try {
+    // Fields after the command name (which may hold spaces): utime and stime are the 12th and 13th.
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / USER_HZ;
+  } catch {
+    return 0;
+  }
 }
 
 function rssMb(pid: number): number {
@@ -109,21 +135,25 @@ async function drive(system: string, base: string, pid: number | undefined): Pro
   const sampler = setInterval(() => {
     if (pid !== undefined) peakRssMb = Math.max(peakRssMb, rssMb(pid));
   }, 500);
-  const steps: StepResult[] = [];
+  const steps: MeasuredStep[] = [];
+  let stepStartCpu = 0;
   try {
     await new Promise<void>((resolve, reject) => {
       const child = spawn(process.execPath, [DRIVER, JSON.stringify(config)], {
         stdio: ['ignore', 'pipe', 'inherit'],
       });
       createInterface({ input: child.stdout }).on('line', (line) => {
-        const report = JSON.parse(line) as { targets?: object; step?: StepResult };
+        const report = JSON.parse(line) as { targets?: object; starting?: number; step?: StepResult };
         if (report.targets !== undefined)
           console.log(`  ${system}: targets ${JSON.stringify(report.targets)}`);
+        if (report.starting !== undefined && pid !== undefined) stepStartCpu = cpuMs(pid);
         if (report.step !== undefined) {
-          const s = report.step;
+          const answered = report.step.achieved * STEP_SECONDS;
+          const spent = pid === undefined ? 0 : cpuMs(pid) - stepStartCpu;
+          const s = { ...report.step, cpuMsPerRequest: answered > 0 && spent > 0 ? spent / answered : 0 };
           steps.push(s);
           console.log(
-            `  ${system} ${s.offered}/s offered: ${s.achieved.toFixed(0)}/s, p50 ${s.p50.toFixed(2)} p95 ${s.p95.toFixed(2)} p99 ${s.p99.toFixed(2)} ms, failures ${s.failures}`,
+            `  ${system} ${s.offered}/s offered: ${s.achieved.toFixed(0)}/s, p50 ${s.p50.toFixed(2)} p95 ${s.p95.toFixed(2)} p99 ${s.p99.toFixed(2)} ms, failures ${s.failures}, server CPU ${s.cpuMsPerRequest.toFixed(2)} ms/request`,
           );
         }
       });
@@ -238,7 +268,7 @@ async function repackSample(
   }
 }
 
-function best(runResult: Run): StepResult | undefined {
+function best(runResult: Run): MeasuredStep | undefined {
   const good = runResult.steps.filter(
     (s) => s.p95 <= P95_LIMIT_MS && s.failures === 0 && s.achieved >= s.offered * 0.95,
   );
@@ -252,13 +282,13 @@ function worstP95(step: StepResult, write: boolean): number {
 
 function printRuns(runs: readonly Run[]): void {
   console.log(
-    '\n| System | Offered /s | Achieved /s | p50 ms | p95 ms | p99 ms | Failures | Reads p95 | Writes p95 |',
+    '\n| System | Offered /s | Achieved /s | p50 ms | p95 ms | p99 ms | Failures | Reads p95 | Writes p95 | Server CPU ms/request |',
   );
-  console.log('| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
+  console.log('| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
   for (const r of runs) {
     for (const s of r.steps) {
       console.log(
-        `| ${r.system} | ${s.offered} | ${s.achieved.toFixed(0)} | ${s.p50.toFixed(2)} | ${s.p95.toFixed(2)} | ${s.p99.toFixed(2)} | ${s.failures} | ${worstP95(s, false).toFixed(2)} | ${worstP95(s, true).toFixed(2)} |`,
+        `| ${r.system} | ${s.offered} | ${s.achieved.toFixed(0)} | ${s.p50.toFixed(2)} | ${s.p95.toFixed(2)} | ${s.p99.toFixed(2)} | ${s.failures} | ${worstP95(s, false).toFixed(2)} | ${worstP95(s, true).toFixed(2)} | ${s.cpuMsPerRequest.toFixed(2)} |`,
       );
     }
   }
