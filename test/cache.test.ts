@@ -4,12 +4,11 @@ import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { test, type TestContext } from 'node:test';
 import { DocumentReader } from '../src/cache/document-reader.js';
-import { Redis } from 'ioredis';
-import { MemoryReadCache, RedisReadCache, type ReadCache } from '../src/cache/read-cache.js';
+import { MemoryReadCache, type ReadCache } from '../src/cache/read-cache.js';
 import { RecordStore } from '../src/core/record/record-store.js';
 import { Projection } from '../src/projection/projection.js';
 import { careLocation, clinician, demographics } from './support/fixtures.js';
-import { REDIS_URL, redisCache, redisPrefix, requireRedis } from './support/redis.js';
+import { redisCache, redisPrefix, requireRedis } from './support/redis.js';
 import { tempDir } from './support/temp-dir.js';
 
 const withRedis = await requireRedis();
@@ -101,37 +100,6 @@ if (withRedis) {
     for (let i = 0; i < 100 && nodeA.generation === generation; i++) await sleep(10);
     assert.ok(nodeA.generation > generation, 'node A heard of the new generation');
     assert.equal(await nodeA.getPage(nodeA.generation, 'patients:{}'), undefined);
-  });
-
-  test('[redis] documents are shared between nodes, and each keeps those it used near', async (t) => {
-    const prefix = redisPrefix(t);
-    const nodeA = await redisCache(t, prefix);
-    const nodeB = await redisCache(t, prefix);
-    await nodeA.setDocument('clinical/r/c/a.yaml', Buffer.from('a: 1\n'));
-    assert.equal((await nodeB.getDocument('clinical/r/c/a.yaml'))?.toString(), 'a: 1\n', 'through Redis');
-    // Gone from Redis (expired or evicted there): both nodes still hold their near copies…
-    const redis = new Redis(REDIS_URL);
-    t.after(() => redis.disconnect());
-    assert.equal(await redis.del(`${prefix}d:clinical/r/c/a.yaml`), 1, 'the document was in Redis');
-    assert.equal((await nodeA.getDocument('clinical/r/c/a.yaml'))?.toString(), 'a: 1\n');
-    assert.equal((await nodeB.getDocument('clinical/r/c/a.yaml'))?.toString(), 'a: 1\n');
-    // …and a third node, which never used it, misses.
-    const nodeC = await redisCache(t, prefix);
-    assert.equal(await nodeC.getDocument('clinical/r/c/a.yaml'), undefined);
-  });
-
-  test('[redis] the near tier of documents stays within its byte bound', async (t) => {
-    const prefix = redisPrefix(t);
-    const cache = await RedisReadCache.connect(REDIS_URL, prefix, 10_000);
-    t.after(() => cache.close());
-    for (let i = 0; i < 100; i++) await cache.setDocument(`k${i}`, Buffer.alloc(1_000, i));
-    const redis = new Redis(REDIS_URL);
-    t.after(() => redis.disconnect());
-    const keys = Array.from({ length: 100 }, (_, i) => `${prefix}d:k${i}`);
-    assert.equal(await redis.del(...keys), 100, 'every document was written to Redis');
-    let near = 0;
-    for (let i = 0; i < 100; i++) if ((await cache.getDocument(`k${i}`)) !== undefined) near++;
-    assert.ok(near > 0 && near < 10, `${near} of 100 one-kilobyte documents kept near in 10 kB`);
   });
 
   test('[redis] a cache that goes away is a miss, never a failed read', async (t) => {

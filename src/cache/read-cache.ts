@@ -4,9 +4,7 @@
 // - list pages: short-lived, keyed by a generation number that every write moves on, so a write
 //   makes every cached page unreachable at once.
 // In-process (no REDIS_URL): an LRU bounded in bytes. With Redis: both live in Redis and the
-// generation is announced on a pub/sub channel, so every node stops serving old pages at once;
-// documents are also kept in a small in-process LRU in front of Redis (a document's key names
-// immutable content, so a near copy can never be stale), which spares a hit its round trip.
+// generation is announced on a pub/sub channel, so every node stops serving old pages at once.
 import { LRUCache } from 'lru-cache';
 import { Redis } from 'ioredis';
 
@@ -31,17 +29,6 @@ export interface ReadCache {
 export const PAGE_TTL_MS = 5_000;
 const DOCUMENT_TTL_S = 24 * 60 * 60;
 const DEFAULT_MAX_BYTES = 64 * 1024 * 1024;
-/** The in-process tier in front of Redis: documents only, so it stays small. */
-const DEFAULT_NEAR_BYTES = 16 * 1024 * 1024;
-
-/** An LRU whose entries count their key's and value's bytes against `maxBytes`. */
-function byteBoundedLru<V extends Buffer | string>(maxBytes: number): LRUCache<string, V> {
-  return new LRUCache<string, V>({
-    maxSize: maxBytes,
-    sizeCalculation: (value, key) =>
-      key.length + (typeof value === 'string' ? value.length * 2 : value.length) + 64,
-  });
-}
 
 /** The single-node cache: an LRU bounded in bytes. */
 export class MemoryReadCache implements ReadCache {
@@ -51,7 +38,11 @@ export class MemoryReadCache implements ReadCache {
   #misses = 0;
 
   constructor(maxBytes = DEFAULT_MAX_BYTES) {
-    this.#lru = byteBoundedLru<Buffer | string>(maxBytes);
+    this.#lru = new LRUCache<string, Buffer | string>({
+      maxSize: maxBytes,
+      sizeCalculation: (value, key) =>
+        key.length + (typeof value === 'string' ? value.length * 2 : value.length) + 64,
+    });
   }
 
   #count<T>(value: T | undefined): T | undefined {
@@ -102,28 +93,18 @@ export class RedisReadCache implements ReadCache {
   readonly #redis: Redis;
   readonly #subscriber: Redis;
   readonly #prefix: string;
-  /** Documents read or written here lately, so that a hit needs no round trip to Redis. */
-  readonly #near: LRUCache<string, Buffer>;
   #generation = 0;
   #hits = 0;
   #misses = 0;
 
-  private constructor(redis: Redis, subscriber: Redis, prefix: string, nearBytes: number) {
+  private constructor(redis: Redis, subscriber: Redis, prefix: string) {
     this.#redis = redis;
     this.#subscriber = subscriber;
     this.#prefix = prefix;
-    this.#near = byteBoundedLru<Buffer>(nearBytes);
   }
 
-  /**
-   * Connects, subscribes to generation announcements and reads the current generation.
-   * `nearBytes` (positive) bounds the in-process tier of documents.
-   */
-  static async connect(
-    url: string,
-    prefix = 'vpr:',
-    nearBytes = DEFAULT_NEAR_BYTES,
-  ): Promise<RedisReadCache> {
+  /** Connects, subscribes to generation announcements and reads the current generation. */
+  static async connect(url: string, prefix = 'vpr:'): Promise<RedisReadCache> {
     const options = {
       lazyConnect: true,
       maxRetriesPerRequest: 1,
@@ -136,7 +117,7 @@ export class RedisReadCache implements ReadCache {
     redis.on('error', () => undefined);
     subscriber.on('error', () => undefined);
     await Promise.all([redis.connect(), subscriber.connect()]);
-    const cache = new RedisReadCache(redis, subscriber, prefix, nearBytes);
+    const cache = new RedisReadCache(redis, subscriber, prefix);
     await subscriber.subscribe(`${prefix}list-generation`);
     subscriber.on('message', (_channel: string, message: string) => {
       const generation = Number(message);
@@ -165,15 +146,10 @@ export class RedisReadCache implements ReadCache {
   }
 
   async getDocument(key: string) {
-    const near = this.#near.get(key);
-    if (near !== undefined) return this.#count(near);
-    const found = await this.#tolerant(() => this.#redis.getBuffer(`${this.#prefix}d:${key}`), null);
-    if (found !== null) this.#near.set(key, found);
-    return this.#count(found);
+    return this.#count(await this.#tolerant(() => this.#redis.getBuffer(`${this.#prefix}d:${key}`), null));
   }
 
   async setDocument(key: string, content: Buffer) {
-    this.#near.set(key, content);
     await this.#tolerant(
       () => this.#redis.set(`${this.#prefix}d:${key}`, content, 'EX', DOCUMENT_TTL_S),
       null,
@@ -216,7 +192,6 @@ export class RedisReadCache implements ReadCache {
   }
 
   async close() {
-    this.#near.clear();
     this.#subscriber.disconnect();
     this.#redis.disconnect();
   }
