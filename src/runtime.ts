@@ -219,6 +219,7 @@ export async function startRuntime(config: VprConfig, options: RuntimeOptions = 
   };
   const signatures = new SignatureService({ store, links, anchors });
   const deps = {
+    verifier,
     patients,
     signatures,
     signing,

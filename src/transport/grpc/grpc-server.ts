@@ -8,8 +8,8 @@
 // before any handler runs.
 import {
   verificationValue,
-  withReadVerification,
   type ReadVerificationState,
+  type ReadVerifier,
 } from '../../services/read-verification.js';
 import { randomUUID } from 'node:crypto';
 import { once } from 'node:events';
@@ -45,6 +45,8 @@ export function loadVprProto(): protoLoader.PackageDefinition {
 }
 
 export interface GrpcServerDeps extends Omit<RpcDeps, 'decodeRequest'> {
+  /** Gives each call its verification-on-read state. */
+  readonly verifier: ReadVerifier;
   readonly keys: ApiKeys;
   readonly metrics: ServiceMetrics;
   readonly tracing: Tracing;
@@ -232,7 +234,7 @@ export function buildGrpcServer(deps: GrpcServerDeps, options: GrpcServerOptions
     let verification: ReadVerificationState | undefined;
     Promise.resolve()
       .then(() =>
-        withReadVerification((state) => {
+        deps.verifier.scoped((state) => {
           verification = state;
           const principal = admit(call, scope);
           books.admitted(principal);
@@ -273,27 +275,29 @@ export function buildGrpcServer(deps: GrpcServerDeps, options: GrpcServerOptions
             cancelled = true;
           });
           let verification: ReadVerificationState | undefined;
-          withReadVerification(async (state) => {
-            verification = state;
-            const principal = admit(call, rpc.scope) as Principal;
-            books.admitted(principal);
-            assertWellFormed(call.request);
-            const messages = await rpc.handle(call.request as never, principal);
-            for await (const message of messages) {
-              if (cancelled) break;
-              if (!call.write(message)) await Promise.race([once(call, 'drain'), once(call, 'cancelled')]);
-            }
-          }).then(
-            () => {
-              books.finish(cancelled ? grpc.status.CANCELLED : grpc.status.OK);
-              call.end(trailer(books.requestId, verification));
-            },
-            (error: unknown) => {
-              const failure = books.failure(error);
-              books.finish(failure.code ?? grpc.status.UNKNOWN);
-              call.emit('error', failure);
-            },
-          );
+          deps.verifier
+            .scoped(async (state) => {
+              verification = state;
+              const principal = admit(call, rpc.scope) as Principal;
+              books.admitted(principal);
+              assertWellFormed(call.request);
+              const messages = await rpc.handle(call.request as never, principal);
+              for await (const message of messages) {
+                if (cancelled) break;
+                if (!call.write(message)) await Promise.race([once(call, 'drain'), once(call, 'cancelled')]);
+              }
+            })
+            .then(
+              () => {
+                books.finish(cancelled ? grpc.status.CANCELLED : grpc.status.OK);
+                call.end(trailer(books.requestId, verification));
+              },
+              (error: unknown) => {
+                const failure = books.failure(error);
+                books.finish(failure.code ?? grpc.status.UNKNOWN);
+                call.emit('error', failure);
+              },
+            );
         }) as grpc.handleServerStreamingCall<unknown, unknown>;
     }
   }

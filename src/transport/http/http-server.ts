@@ -27,8 +27,8 @@ import { SIGNING_HEADER, signingModeOf } from './request-actor.js';
 import { isCommitPrepared, type CommitSigning, type SigningMode } from '../../services/commit-signing.js';
 import {
   verificationValue,
-  withReadVerification,
   type ReadVerificationState,
+  type ReadVerifier,
 } from '../../services/read-verification.js';
 import { registerSystemRoutes, type SystemDeps } from './system-routes.js';
 import type { PatientService } from '../../services/patient-service.js';
@@ -54,6 +54,8 @@ declare module 'fastify' {
 }
 
 export interface HttpServerDeps extends SystemDeps {
+  /** Gives each request its verification-on-read state. */
+  readonly verifier: ReadVerifier;
   readonly patients: PatientService;
   readonly signatures: SignatureService;
   readonly signing: CommitSigning;
@@ -185,7 +187,7 @@ export async function buildHttpServer(
   app.addHook('onRoute', (route) => {
     const handler = route.handler;
     route.handler = function (this: FastifyInstance, request, reply) {
-      return withReadVerification((state) => {
+      return deps.verifier.scoped((state) => {
         request.readVerification = state;
         return handler.call(this, request, reply);
       });
