@@ -14,7 +14,9 @@
 //
 // Settings: VPR_BENCH_PATIENTS (10000), VPR_BENCH_SEED (1), VPR_BENCH_STEP_SECONDS (15),
 // VPR_BENCH_RATES (50,100,150,200,300,400,600,800,1000,1200,1500,2000,2500,3000), VPR_BENCH_ONLY
-// (pglite|postgres|baseline, comma-separated), VPR_BENCH_LOAD_DIR (the system temp dir).
+// (pglite|postgres|baseline, comma-separated), VPR_BENCH_LOAD_DIR (the system temp dir),
+// VPR_BENCH_STOP_P95_MS (50: the ladder ends after the first step past it; set it high to run
+// every rate, as comparisons of two codes at the same rates need).
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
@@ -43,6 +45,8 @@ const RATES = (process.env.VPR_BENCH_RATES ?? '50,100,150,200,300,400,600,800,10
 const ONLY = new Set((process.env.VPR_BENCH_ONLY ?? 'pglite,postgres,baseline').split(','));
 const LOAD_DIR = process.env.VPR_BENCH_LOAD_DIR ?? join(tmpdir(), 'vpr-load');
 const P95_LIMIT_MS = 50;
+/** The ladder stops after a step whose p95 passes this (default: the limit itself). */
+const STOP_P95_MS = Number(process.env.VPR_BENCH_STOP_P95_MS ?? P95_LIMIT_MS);
 const PLOT = new URL(`../../docs/benchmarks-load-${PATIENTS}.svg`, import.meta.url).pathname;
 /** Every step's figures, for the record and to redraw the plot. */
 const RESULTS = join(LOAD_DIR, `results-${PATIENTS}.json`);
@@ -128,7 +132,7 @@ async function drive(system: string, base: string, pid: number | undefined): Pro
     rates: RATES,
     seconds: STEP_SECONDS,
     patients: Math.min(PATIENTS, 5000),
-    p95LimitMs: P95_LIMIT_MS,
+    p95LimitMs: STOP_P95_MS,
   };
   const idleRssMb = pid === undefined ? 0 : rssMb(pid);
   let peakRssMb = idleRssMb;
