@@ -79,9 +79,8 @@ export class ReadVerifier {
   /**
    * Runs one request's work with its own verification state, handed to `work` to keep. When
    * verification is off nothing is ever checked, so the work runs outside any scope: the
-   * asynchronous-context tracking a scope needs costs every promise of the process something
-   * (about 5 % of the server's CPU under the clinic mix; docs/benchmarks.md), and is then never
-   * switched on.
+   * asynchronous-context tracking a scope needs costs every promise of the process a call,
+   * and is then never switched on (docs/adr/0016-cpu-per-request.md).
    */
   scoped<T>(work: (state: ReadVerificationState) => T): T {
     const state: ReadVerificationState = { checked: false, failure: undefined };
