@@ -441,16 +441,18 @@ export function careEventsPart(
   };
 }
 
+/** The fields of RepositoryRows that are lists of rows. */
+type RowListKey = 'documents' | 'audit' | 'letters' | 'entries' | 'threads' | 'participants' | 'careEvents';
+
 /**
  * The rows the given repositories contribute, table by table, then the commit each came from:
  * with `upsert` the facts also remove patients and links that are gone.
  */
 function rowParts(batch: readonly RepositoryRows[], mode: WriteMode): (SqlPart | undefined)[] {
+  /** The rows of one kind from every repository of the batch. */
+  const all = <K extends RowListKey>(key: K) => batch.flatMap((r) => r[key] as RepositoryRows[K][number][]);
   return [
-    documentsPart(
-      batch.flatMap((r) => r.documents),
-      mode,
-    ),
+    documentsPart(all('documents'), mode),
     ...(mode === 'upsert'
       ? factParts(batch)
       : [
@@ -458,27 +460,12 @@ function rowParts(batch: readonly RepositoryRows[], mode: WriteMode): (SqlPart |
           linksPart('clinical_links', linksOf(batch, 'clinical_links'), mode),
           linksPart('coordination_links', linksOf(batch, 'coordination_links'), mode),
         ]),
-    auditPart(
-      batch.flatMap((r) => r.audit),
-      mode,
-    ),
-    lettersPart(
-      batch.flatMap((r) => r.letters),
-      mode,
-    ),
-    entriesPart(
-      batch.flatMap((r) => r.entries),
-      mode,
-    ),
-    threadsPart(
-      batch.flatMap((r) => r.threads),
-      mode,
-    ),
-    participantsPart(batch.flatMap((r) => r.participants)),
-    careEventsPart(
-      batch.flatMap((r) => r.careEvents),
-      mode,
-    ),
+    auditPart(all('audit'), mode),
+    lettersPart(all('letters'), mode),
+    entriesPart(all('entries'), mode),
+    threadsPart(all('threads'), mode),
+    participantsPart(all('participants')),
+    careEventsPart(all('careEvents'), mode),
     headsPart(batch, mode),
   ];
 }
