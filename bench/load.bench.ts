@@ -85,24 +85,26 @@ function run(args: readonly string[], env: Record<string, string>): Promise<void
 /** Clock ticks per second of /proc/<pid>/stat's CPU times (USER_HZ, 100 on Linux). */
 const USER_HZ = 100;
 
-/** CPU time (user + system) the process has used so far, in ms; 0 when it cannot be read. */
-function cpuMs(pid: number): number {
+/** A figure read from the process's /proc/<pid>/<file>; 0 when the process or figure is gone. */
+function procFigure(pid: number, file: 'stat' | 'status', figure: (text: string) => number): number {
   try {
-    // Fields after the command name (which may hold spaces): utime and stime are the 12th and 13th.
-    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-    return ((Number(fields[11]) + Number(fields[12])) * 1000) / USER_HZ;
+    return figure(readFileSync(`/proc/${pid}/${file}`, 'utf8')) || 0;
   } catch {
     return 0;
   }
 }
 
+/** CPU time (user + system) the process has used so far, in ms. */
+function cpuMs(pid: number): number {
+  return procFigure(pid, 'stat', (text) => {
+    // Fields after the command name (which may hold spaces): utime and stime are the 12th and 13th.
+    const fields = text.split(') ')[1]!.split(' ');
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / USER_HZ;
+  });
+}
+
 function rssMb(pid: number): number {
-  try {
-    const match = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-    return match === null ? 0 : Number(match[1]) / 1024;
-  } catch {
-    return 0;
-  }
+  return procFigure(pid, 'status', (text) => Number(/VmRSS:\s+(\d+) kB/.exec(text)?.[1]) / 1024);
 }
 
 /** The population's data directory, generated (through the service, on PGlite) unless it exists. */
