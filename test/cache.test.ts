@@ -84,6 +84,17 @@ test('the in-process cache stays within its byte bound', async () => {
   assert.ok((await cache.getDocument('k99')) !== undefined, 'the most recent is kept');
 });
 
+test('the in-process cache keeps its own copy, never the larger buffer a document was sliced from', async () => {
+  const cache = new MemoryReadCache(10_000);
+  const large = Buffer.alloc(1024 * 1024, 7);
+  await cache.setDocument('slice', large.subarray(0, 100));
+  large.fill(9);
+  const kept = await cache.getDocument('slice');
+  assert.ok(kept !== undefined);
+  assert.deepEqual(kept, Buffer.alloc(100, 7), 'the bytes as they were when cached');
+  assert.equal(kept.buffer.byteLength, 100, 'no more memory held than the document itself');
+});
+
 if (withRedis) {
   test('[redis] a write on one node makes its list pages unreachable on the others', async (t) => {
     const prefix = redisPrefix(t);

@@ -3,8 +3,11 @@
 //   invalidated; bounded by size or by a long expiry);
 // - list pages: short-lived, keyed by a generation number that every write moves on, so a write
 //   makes every cached page unreachable at once.
-// In-process (no REDIS_URL): an LRU bounded in bytes. With Redis: both live in Redis and the
-// generation is announced on a pub/sub channel, so every node stops serving old pages at once.
+// In-process (no REDIS_URL): an LRU bounded in bytes. It keeps a copy of each document in a
+// buffer of its own: the content it is given is often a slice of a larger buffer (an inflated
+// object, Node's 8 KiB pool), and keeping the slice would keep the whole of that buffer alive,
+// which measured twice the bound (ADR 0017). With Redis: both live in Redis and the generation
+// is announced on a pub/sub channel, so every node stops serving old pages at once.
 import { LRUCache } from 'lru-cache';
 import { Redis } from 'ioredis';
 
@@ -28,7 +31,7 @@ export interface ReadCache {
 
 export const PAGE_TTL_MS = 5_000;
 const DOCUMENT_TTL_S = 24 * 60 * 60;
-const DEFAULT_MAX_BYTES = 64 * 1024 * 1024;
+const DEFAULT_MAX_BYTES = 32 * 1024 * 1024;
 
 /** The single-node cache: an LRU bounded in bytes. */
 export class MemoryReadCache implements ReadCache {
@@ -56,7 +59,10 @@ export class MemoryReadCache implements ReadCache {
   }
 
   async setDocument(key: string, content: Buffer) {
-    this.#lru.set(`d:${key}`, content);
+    // allocUnsafeSlow: never from the shared pool, so the copy holds exactly its own bytes.
+    const copy = Buffer.allocUnsafeSlow(content.length);
+    content.copy(copy);
+    this.#lru.set(`d:${key}`, copy);
   }
 
   get generation() {

@@ -1,5 +1,7 @@
 // The embedded default: PGlite (PostgreSQL compiled to WebAssembly) with its data under the data
-// directory, so a fresh machine needs no database server.
+// directory, so a fresh machine needs no database server. Its buffer pool is bounded
+// (PGLITE_SHARED_BUFFERS): PostgreSQL's default of 128 MB lives in the WebAssembly heap, which
+// never gives memory back, and made the server's RSS grow past 550 MB under load (ADR 0017).
 import { mkdir } from 'node:fs/promises';
 import { PGlite, types, type Transaction } from '@electric-sql/pglite';
 import { SESSION_SETTINGS, type Row, type SqlClient } from './sql-client.js';
@@ -16,11 +18,17 @@ function wrap(target: PGlite | Transaction, root: PGlite): SqlClient {
   };
 }
 
+/** PostgreSQL's buffer pool inside PGlite; pages beyond it are read from the data directory's files. */
+export const PGLITE_SHARED_BUFFERS = '16MB';
+
 /** Opens (creating if needed) a PGlite database in `dir`; `undefined` keeps it in memory. */
 export async function openPglite(dir: string | undefined): Promise<SqlClient> {
   if (dir !== undefined) await mkdir(dir, { recursive: true });
   // Calendar dates stay 'YYYY-MM-DD' strings, as with the pg client.
-  const options = { parsers: { [types.DATE]: (value: string) => value } };
+  const options = {
+    parsers: { [types.DATE]: (value: string) => value },
+    startParams: [...PGlite.defaultStartParams, '-c', `shared_buffers=${PGLITE_SHARED_BUFFERS}`],
+  };
   const db = dir === undefined ? new PGlite(options) : new PGlite(dir, options);
   await db.waitReady;
   for (const [key, value] of Object.entries(SESSION_SETTINGS)) await db.query(`SET ${key} TO ${value}`);
