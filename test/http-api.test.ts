@@ -463,6 +463,42 @@ test('the write switch: an admin turns writes off and on; reads go on', async (t
   assert.equal((await create(service)).statusCode, 201);
 });
 
+/** The read cache's lookups so far, from /metrics. */
+async function cacheLookups(service: TestService): Promise<{ hit: number; miss: number }> {
+  const text = (await service.inject({ url: '/metrics', headers: auth(ADMIN_KEY) })).body;
+  const count = (result: string) =>
+    Number(new RegExp(`^vpr_cache_lookups_total\\{result="${result}"\\} (\\d+)$`, 'm').exec(text)?.[1]);
+  return { hit: count('hit'), miss: count('miss') };
+}
+
+for (const backend of withServices) {
+  test(`[${backend}] a warm patient read is one cache lookup, and a change is read at once`, async (t) => {
+    const service = await startService(t, backend);
+    const patient = (await create(service)).json();
+    const url = `/api/v1/patients/${patient.patient_id}`;
+    assert.deepEqual((await service.inject({ url, headers: auth(READER_KEY) })).json(), patient);
+    const before = await cacheLookups(service);
+    assert.deepEqual((await service.inject({ url, headers: auth(READER_KEY) })).json(), patient);
+    const after = await cacheLookups(service);
+    assert.deepEqual(
+      { hit: after.hit - before.hit, miss: after.miss - before.miss },
+      { hit: 1, miss: 0 },
+      'the view of this commit, in one lookup',
+    );
+    const renamed = await service.inject({
+      method: 'PUT',
+      url,
+      headers: { ...json(WRITER_KEY), 'if-match': `"${patient.version}"` },
+      payload: patientBody({ family_name: 'Renamed' }),
+    });
+    assert.equal(renamed.statusCode, 200, renamed.body);
+    const read = (await service.inject({ url, headers: auth(READER_KEY) })).json();
+    assert.equal(read.family_name, 'Renamed');
+    assert.equal(read.version, renamed.json().version);
+    assert.notEqual(read.version, patient.version);
+  });
+}
+
 test('logs and metrics carry request id, trace id, route and status, never patient data', async (t) => {
   const service = await startService(t);
   const phi = {

@@ -29,6 +29,7 @@ import {
 } from '../core/patient/fhir-patient.js';
 import { parseVersion, type RecordStore } from '../core/record/record-store.js';
 import { DocumentReader } from '../cache/document-reader.js';
+import { ViewCache } from '../cache/view-cache.js';
 import type { ReadCache } from '../cache/read-cache.js';
 import {
   ACTING_PRINCIPAL_TRAILER,
@@ -236,6 +237,7 @@ export class PatientService {
   readonly #projection: Projection;
   readonly #cache: ReadCache;
   readonly #documents: DocumentReader;
+  readonly #views: ViewCache;
   readonly #claims: ContactClaims;
   readonly #idempotency: IdempotencyStore;
   readonly #writes: WriteSwitch;
@@ -248,6 +250,7 @@ export class PatientService {
     this.#projection = deps.projection;
     this.#cache = deps.cache;
     this.#documents = new DocumentReader(deps.store, deps.cache, deps.verifier);
+    this.#views = new ViewCache(deps.cache, deps.verifier);
     this.#claims = deps.claims;
     this.#idempotency = deps.idempotency;
     this.#writes = deps.writes;
@@ -333,13 +336,27 @@ export class PatientService {
   }
 
   async #view(id: RecordId, includeDeleted: boolean): Promise<PatientView> {
-    const current = await this.#current(id);
-    if (!current.stored.active && !includeDeleted) {
+    // At one commit the view is fixed (the content, the commit's time, the links), so a warm
+    // read is one cache lookup; it is kept only once the projection knows the patient's links.
+    const head = this.#store.head('demographics', id);
+    const build = async () => {
+      const current = await this.#current(id);
+      const links = await this.#links.of(id);
+      return {
+        view: view(id, current.stored, current.version, current.updatedAt, links),
+        cacheable: current.version === head && links.clinical_id !== null && links.coordination_id !== null,
+      };
+    };
+    const patient =
+      head === undefined
+        ? (await build()).view
+        : await this.#views.at('demographics', id, head, `patient-view/${id}/${head}`, build);
+    if (patient.is_deleted && !includeDeleted) {
       throw new VprError('RECORD_DELETED', 'this patient is deleted; restore it to use it again', {
-        details: { patient_id: id, version: current.version },
+        details: { patient_id: id, version: patient.version },
       });
     }
-    return view(id, current.stored, current.version, current.updatedAt, await this.#links.of(id));
+    return patient;
   }
 
   /** One patient; RECORD_DELETED for a soft-deleted one. */

@@ -17,6 +17,7 @@ import { repositoryDir } from '../core/record/record-layout.js';
 import { FileStore, type StoredFile } from '../core/files/file-store.js';
 import { DocumentReader } from '../cache/document-reader.js';
 import type { ReadCache } from '../cache/read-cache.js';
+import { ViewCache, type BuiltView } from '../cache/view-cache.js';
 import { ACTING_PRINCIPAL_TRAILER } from '../projection/audit-rows.js';
 import type { Projection } from '../projection/projection.js';
 import { parseYamlMapping } from '../core/yaml-mapping.js';
@@ -91,11 +92,10 @@ export class RecordAccess {
   readonly ids = new TimestampIdGenerator();
   readonly now: () => Date;
   readonly #documents: DocumentReader;
-  readonly #cache: ReadCache;
+  readonly #views: ViewCache;
   readonly #writes: WriteSwitch;
   readonly #links: RecordLinks;
   readonly #signing: CommitSigning;
-  readonly #verifier: ReadVerifier | undefined;
   /** Item commits of one repository run one after another in this process (see commitItem). */
   readonly #queues = new Map<string, Promise<unknown>>();
 
@@ -104,8 +104,7 @@ export class RecordAccess {
     this.store = deps.store;
     this.projection = deps.projection;
     this.#documents = new DocumentReader(deps.store, deps.cache, deps.verifier);
-    this.#verifier = deps.verifier;
-    this.#cache = deps.cache;
+    this.#views = new ViewCache(deps.cache, deps.verifier);
     this.#writes = deps.writes;
     this.#links = deps.links;
     this.#signing = deps.signing ?? new CommitSigning({ store: deps.store, writes: deps.writes });
@@ -153,26 +152,15 @@ export class RecordAccess {
 
   /**
    * A view of one item (letter, entry, thread) as served at `at` (HEAD or a version), checked by
-   * verification on read, from the cache when it was built at this same commit. `build` says
-   * whether its answer may be cached: only when everything it used, the projection's part
-   * included, was as of this commit, so a cached view is never stale.
+   * verification on read, from the cache when it was built at this same commit (ViewCache).
    */
   async viewAtHead<T>(
     repoId: RecordId,
     at: string,
     key: string,
-    build: () => Promise<{ view: T; cacheable: boolean }>,
+    build: () => Promise<BuiltView<T>>,
   ): Promise<T> {
-    const cached = await this.#cache.getDocument(key);
-    if (cached !== undefined) {
-      await this.#verifier?.check(this.kind, repoId, parseVersion(at));
-      return JSON.parse(cached.toString('utf8')) as T;
-    }
-    // Built first: a version that is not a commit of this repository is NOT_FOUND, not a verdict.
-    const { view, cacheable } = await build();
-    await this.#verifier?.check(this.kind, repoId, parseVersion(at));
-    if (cacheable) await this.#cache.setDocument(key, Buffer.from(JSON.stringify(view)));
-    return view;
+    return this.#views.at(this.kind, repoId, parseVersion(at), key, build);
   }
 
   /**
