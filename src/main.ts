@@ -16,6 +16,34 @@ try {
 }
 
 const runtime = await startRuntime(config);
+
+// The signals are handled before the start-up message says the server is there: a supervisor
+// (or a test) that stops it as soon as it reads the message gets the graceful shutdown.
+// SIGHUP: the keys file is read again, so a key created or revoked (`vpr keys`) counts at once.
+process.on('SIGHUP', () => {
+  try {
+    runtime.logger.info({ keys: runtime.reloadKeys() }, 'API keys reloaded');
+  } catch (error) {
+    runtime.logger.error(
+      { error: (error as Error).message },
+      'API keys not reloaded; the previous keys stay',
+    );
+  }
+});
+
+let stopping = false;
+for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+  process.on(signal, () => {
+    if (stopping) return;
+    stopping = true;
+    runtime.logger.info({ signal }, 'shutting down: finishing requests in flight');
+    runtime.close().then(
+      () => process.exit(0),
+      () => process.exit(1),
+    );
+  });
+}
+
 const urls = await runtime.listen();
 const source = runtime.keySource;
 const rest = urls.find((url) => url.startsWith('http'));
@@ -58,28 +86,3 @@ lines.push(
 // One write, so a reader of the output never sees half the message.
 console.log(lines.join('\n'));
 if (runtime.writes.readOnly) console.log('Writes are switched off (VPR_READ_ONLY).');
-
-// SIGHUP: the keys file is read again, so a key created or revoked (`vpr keys`) counts at once.
-process.on('SIGHUP', () => {
-  try {
-    runtime.logger.info({ keys: runtime.reloadKeys() }, 'API keys reloaded');
-  } catch (error) {
-    runtime.logger.error(
-      { error: (error as Error).message },
-      'API keys not reloaded; the previous keys stay',
-    );
-  }
-});
-
-let stopping = false;
-for (const signal of ['SIGTERM', 'SIGINT'] as const) {
-  process.on(signal, () => {
-    if (stopping) return;
-    stopping = true;
-    runtime.logger.info({ signal }, 'shutting down: finishing requests in flight');
-    runtime.close().then(
-      () => process.exit(0),
-      () => process.exit(1),
-    );
-  });
-}
