@@ -290,16 +290,22 @@ export class PatientService {
     ];
   }
 
-  /** The patient at HEAD as stored, with its version and time; NOT_FOUND when there is none. */
+  /**
+   * The patient as stored at HEAD (or at `at`, a HEAD the caller has just read), with its
+   * version and time; NOT_FOUND when there is none.
+   */
   async #current(
     id: RecordId,
+    at?: ObjectId,
   ): Promise<{ stored: StoredPatient; version: string; updatedAt: string; text: string }> {
-    const document = await this.#documents.read('demographics', id, PATIENT_FILE).catch((error: unknown) => {
-      if (isVprError(error, 'NOT_FOUND')) {
-        throw new VprError('NOT_FOUND', 'no patient with this id', { details: { patient_id: id } });
-      }
-      throw error;
-    });
+    const document = await this.#documents
+      .read('demographics', id, PATIENT_FILE, at)
+      .catch((error: unknown) => {
+        if (isVprError(error, 'NOT_FOUND')) {
+          throw new VprError('NOT_FOUND', 'no patient with this id', { details: { patient_id: id } });
+        }
+        throw error;
+      });
     const version = document.version as ObjectId;
     const text = document.content.toString('utf8');
     const stored = readPatient(parseYamlMapping(text));
@@ -340,11 +346,11 @@ export class PatientService {
     // read is one cache lookup; it is kept only once the projection knows the patient's links.
     const head = this.#store.head('demographics', id);
     const build = async () => {
-      const current = await this.#current(id);
+      const current = await this.#current(id, head);
       const links = await this.#links.of(id);
       return {
         view: view(id, current.stored, current.version, current.updatedAt, links),
-        cacheable: current.version === head && links.clinical_id !== null && links.coordination_id !== null,
+        cacheable: links.clinical_id !== null && links.coordination_id !== null,
       };
     };
     const patient =
