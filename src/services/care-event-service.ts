@@ -52,6 +52,23 @@ export function careEventKindOf(value: unknown): CareEventKind {
   return kind;
 }
 
+/** One care event's file, read by `readFile` (at a commit, or as a commit wrote it). */
+async function readEvent(
+  kind: CareEventKind,
+  id: TimestampId,
+  readFile: (path: string) => Promise<Buffer | undefined>,
+): Promise<{ content: Buffer; stored: StoredCareEvent }> {
+  const content = await readFile(careEventPath(kind, id));
+  const stored: StoredCareEvent | undefined =
+    content === undefined ? undefined : readCareEvent(content.toString('utf8'));
+  if (content === undefined || stored === undefined || stored.kind !== kind) {
+    throw new VprError('NOT_FOUND', `no ${kind} with this id at this version`, {
+      details: { event_id: id },
+    });
+  }
+  return { content, stored };
+}
+
 export class CareEventService {
   readonly #record: CoordinationRecord;
 
@@ -60,23 +77,34 @@ export class CareEventService {
   }
 
   async #read(coordinationId: RecordId, kind: CareEventKind, id: TimestampId, at: string) {
-    const content = await this.#record.readOptional(coordinationId, careEventPath(kind, id), at);
-    const stored: StoredCareEvent | undefined =
-      content === undefined ? undefined : readCareEvent(content.toString('utf8'));
-    if (content === undefined || stored === undefined || stored.kind !== kind) {
-      throw new VprError('NOT_FOUND', `no ${kind} with this id at this version`, {
-        details: { event_id: id },
-      });
-    }
-    return { content, stored };
+    return readEvent(kind, id, (path) => this.#record.readOptional(coordinationId, path, at));
   }
 
+  #view(
+    patientId: unknown,
+    coordinationId: RecordId,
+    kind: CareEventKind,
+    id: TimestampId,
+    commit: string,
+    { content, stored }: { content: Buffer; stored: StoredCareEvent },
+  ): CareEventView {
+    return {
+      event_id: id,
+      kind,
+      patient_id: String(patientId),
+      coordination_id: coordinationId,
+      version: contentVersion(content),
+      commit,
+      status: stored.event.status,
+      data: stored.event as unknown as Record<string, unknown>,
+    };
+  }
   async add(actor: Actor, patientId: unknown, kindValue: unknown, body: unknown): Promise<CareEventView> {
     const kind = careEventKindOf(kindValue);
     const event = parseCareEventInput(kind, body, this.#record.now());
     const coordinationId = await this.#record.idForWrite(patientId);
     const id = this.#record.ids.next();
-    const { commit } = await this.#record.commitItem(actor, coordinationId, async (head) => {
+    const committed = await this.#record.commitItem(actor, coordinationId, async (head) => {
       await this.#record.assertModifiableAt(coordinationId, head);
       return {
         changes: [
@@ -94,7 +122,10 @@ export class CareEventService {
         trailers: [{ key: EVENT_TRAILER, value: id }],
       };
     });
-    return this.get(patientId, kind, id, commit);
+    const written = await readEvent(kind, id, (path) =>
+      this.#record.readCommitted(coordinationId, committed, path),
+    );
+    return this.#view(patientId, coordinationId, kind, id, committed.commit, written);
   }
 
   /** A new version of the event; a status change must be one the FHIR workflow allows. */
@@ -151,17 +182,14 @@ export class CareEventService {
     const coordinationId = await this.#record.idOf(patientId);
     const at = version === undefined ? this.#record.head(coordinationId) : parseVersion(version, 'version');
     if (at === undefined) throw new VprError('NOT_FOUND', `no ${kind} with this id`);
-    const { content, stored } = await this.#read(coordinationId, kind, id, at);
-    return {
-      event_id: id,
+    return this.#view(
+      patientId,
+      coordinationId,
       kind,
-      patient_id: String(patientId),
-      coordination_id: coordinationId,
-      version: contentVersion(content),
-      commit: at,
-      status: stored.event.status,
-      data: stored.event as unknown as Record<string, unknown>,
-    };
+      id,
+      at,
+      await this.#read(coordinationId, kind, id, at),
+    );
   }
 
   /** A patient's events of a kind in time order; upcoming ones only when asked. */

@@ -51,9 +51,18 @@ async function readEntry(
   entryId: TimestampId,
   at: string,
 ): Promise<{ path: string; content: Buffer; entry: StoredEntry }> {
+  return readEntryFile(kind, entryId, (path) => record.readOptional(clinicalId, path, at));
+}
+
+/** One entry's file, read by `readFile` (at a commit, or as a commit wrote it). */
+async function readEntryFile(
+  kind: unknown,
+  entryId: TimestampId,
+  readFile: (path: string) => Promise<Buffer | undefined>,
+): Promise<{ path: string; content: Buffer; entry: StoredEntry }> {
   if (!isEntryKind(kind)) throw invalidInput('kind', `must be one of ${ENTRY_KINDS.join(', ')}`);
   const path = entryPath(kind, entryId);
-  const content = await record.readOptional(clinicalId, path, at);
+  const content = await readFile(path);
   const entry = content === undefined ? undefined : readEntryComposition(content.toString('utf8'));
   if (content === undefined || entry === undefined) {
     throw new VprError('NOT_FOUND', 'no entry of this kind with this id at this version', {
@@ -61,6 +70,30 @@ async function readEntry(
     });
   }
   return { path, content, entry };
+}
+
+/** The wire form of one entry as stored at `commit`. */
+function entryView(
+  patientId: string,
+  clinicalId: RecordId,
+  commit: string,
+  content: Buffer,
+  entry: StoredEntry,
+  supersededBy: string | null,
+): EntryView {
+  return {
+    entry_id: entry.entryId,
+    kind: entry.kind,
+    patient_id: patientId,
+    clinical_id: clinicalId,
+    version: contentVersion(content),
+    commit,
+    recorded_at: entry.recordedAt,
+    composer: { name: entry.composer.name, role: entry.composer.role },
+    supersedes: entry.supersedes ?? null,
+    superseded_by: supersededBy,
+    data: entry.entry as unknown as Record<string, unknown>,
+  };
 }
 
 export class EntryService {
@@ -118,7 +151,7 @@ export class EntryService {
       composer: { name: actor.author.name, role: actor.author.role },
       ...(supersedes === undefined ? {} : { supersedes }),
     });
-    const { commit } = await this.#record.commitItem(actor, clinicalId, async (head) => {
+    const committed = await this.#record.commitItem(actor, clinicalId, async (head) => {
       if (supersedes !== undefined) {
         // Against the HEAD the commit will have as parent: the entry exists, and nothing newer
         // supersedes it already (the projection's answer, asked as of this HEAD).
@@ -138,7 +171,11 @@ export class EntryService {
         trailers: [{ key: ENTRY_TRAILER, value: entryId }],
       };
     });
-    return this.get(patientId, input.kind, entryId, commit);
+    // Answered from the bytes just committed: a new entry is superseded by nothing yet.
+    const { content, entry } = await readEntryFile(input.kind, entryId, (path) =>
+      this.#record.readCommitted(clinicalId, committed, path),
+    );
+    return entryView(String(patientId), clinicalId, committed.commit, content, entry, null);
   }
 
   /** Records a new entry of `kind`. */
@@ -210,20 +247,10 @@ export class EntryService {
       async () => {
         const { content, entry } = await readEntry(this.#record, clinicalId, kind, id, at);
         const { supersededBy, projectedHead } = await this.#supersession(clinicalId, id);
-        const view: EntryView = {
-          entry_id: entry.entryId,
-          kind: entry.kind,
-          patient_id: String(patientId),
-          clinical_id: clinicalId,
-          version: contentVersion(content),
-          commit: at,
-          recorded_at: entry.recordedAt,
-          composer: { name: entry.composer.name, role: entry.composer.role },
-          supersedes: entry.supersedes ?? null,
-          superseded_by: supersededBy,
-          data: entry.entry as unknown as Record<string, unknown>,
+        return {
+          view: entryView(String(patientId), clinicalId, at, content, entry, supersededBy),
+          cacheable: at === head && projectedHead === head,
         };
-        return { view, cacheable: at === head && projectedHead === head };
       },
     );
   }

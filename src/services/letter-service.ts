@@ -92,6 +92,19 @@ export interface AttachmentDownload {
 
 const LETTER_TRAILER = 'Letter-Id';
 
+/** One letter's files, read by `readFile` (at a commit, or as a commit wrote them). */
+async function readLetter(letterId: TimestampId, readFile: (path: string) => Promise<Buffer | undefined>) {
+  const composition = await readFile(letterCompositionPath(letterId));
+  const letter = composition === undefined ? undefined : readLetterComposition(composition.toString('utf8'));
+  if (composition === undefined || letter === undefined) {
+    throw new VprError('NOT_FOUND', 'no letter with this id at this version', {
+      details: { letter_id: letterId },
+    });
+  }
+  const body = letter.hasBody ? await readFile(letterBodyPath(letterId)) : undefined;
+  return { letter, composition, body, version: contentVersion(composition, body) };
+}
+
 export class LetterService {
   readonly #record: ClinicalRecord;
 
@@ -100,18 +113,7 @@ export class LetterService {
   }
 
   async #read(clinicalId: RecordId, letterId: TimestampId, version?: string) {
-    const composition = await this.#record.readOptional(clinicalId, letterCompositionPath(letterId), version);
-    const letter =
-      composition === undefined ? undefined : readLetterComposition(composition.toString('utf8'));
-    if (composition === undefined || letter === undefined) {
-      throw new VprError('NOT_FOUND', 'no letter with this id at this version', {
-        details: { letter_id: letterId },
-      });
-    }
-    const body = letter.hasBody
-      ? await this.#record.readOptional(clinicalId, letterBodyPath(letterId), version)
-      : undefined;
-    return { letter, composition, body, version: contentVersion(composition, body) };
+    return readLetter(letterId, (path) => this.#record.readOptional(clinicalId, path, version));
   }
 
   #view(
@@ -233,7 +235,7 @@ export class LetterService {
         stored.map(referenceOf),
         input.signOff ? now : undefined,
       );
-      const { commit } = await this.#record.commitItem(
+      const result = await this.#record.commitItem(
         actor,
         clinicalId,
         async () => ({
@@ -251,7 +253,9 @@ export class LetterService {
         { onSettled: release },
       );
       committed = true;
-      return await this.get(patientId, letterId, commit);
+      // Answered from the bytes just committed: a new letter is superseded by nothing yet.
+      const read = await readLetter(letterId, (path) => this.#record.readCommitted(clinicalId, result, path));
+      return this.#view(String(patientId), clinicalId, result.commit, read, null);
     } catch (error) {
       // A commit prepared for signing keeps its attachments until it lands or never will.
       prepared = isCommitPrepared(error);

@@ -4,7 +4,8 @@
 // view cache keyed by HEAD, and committing a change to one item so that "check the item's
 // version, then write" is atomic: the check runs against a HEAD, the commit must have that HEAD
 // as its parent (the ref compare-and-swap), and a commit that lost the race to an unrelated
-// change of the repository is checked and tried again.
+// change of the repository is checked and tried again. A write answers from the bytes it
+// committed (`readCommitted`), not by reading them back from Git and the cache.
 import { createHash } from 'node:crypto';
 import type { Action, Trailer } from '../core/commit/commit-message.js';
 import { VprError, isVprError } from '../core/errors.js';
@@ -84,6 +85,13 @@ export interface ItemCommit {
   readonly trailers: readonly Trailer[];
 }
 
+/** What `commitItem` made: the commit, and what it wrote to each path (null: removed). */
+export interface ItemCommitted {
+  readonly commit: ObjectId;
+  /** Empty when the change would have stored what was stored already, and no commit was made. */
+  readonly written: ReadonlyMap<string, Buffer | null>;
+}
+
 /** One kind of a patient's repositories, as the services of that kind use it. */
 export class RecordAccess {
   readonly kind: 'clinical' | 'coordination';
@@ -96,6 +104,7 @@ export class RecordAccess {
   readonly #writes: WriteSwitch;
   readonly #links: RecordLinks;
   readonly #signing: CommitSigning;
+  readonly #verifier: ReadVerifier | undefined;
   /** Item commits of one repository run one after another in this process (see commitItem). */
   readonly #queues = new Map<string, Promise<unknown>>();
 
@@ -105,6 +114,7 @@ export class RecordAccess {
     this.projection = deps.projection;
     this.#documents = new DocumentReader(deps.store, deps.cache, deps.verifier);
     this.#views = new ViewCache(deps.cache, deps.verifier);
+    this.#verifier = deps.verifier;
     this.#writes = deps.writes;
     this.#links = deps.links;
     this.#signing = deps.signing ?? new CommitSigning({ store: deps.store, writes: deps.writes });
@@ -151,6 +161,18 @@ export class RecordAccess {
   }
 
   /**
+   * A file as `committed` left it: the bytes the commit wrote to it, else (a file it did not
+   * touch) as stored at that commit. With verification on read, the commit's history is checked
+   * first, as for any read: a write's answer serves what was there before it too.
+   */
+  async readCommitted(repoId: RecordId, committed: ItemCommitted, path: string): Promise<Buffer | undefined> {
+    await this.#verifier?.check(this.kind, repoId, committed.commit);
+    const written = committed.written.get(path);
+    if (written !== undefined) return written ?? undefined;
+    return this.readOptional(repoId, path, committed.commit);
+  }
+
+  /**
    * A view of one item (letter, entry, thread) as served at `at` (HEAD or a version), checked by
    * verification on read, from the cache when it was built at this same commit (ViewCache).
    */
@@ -175,7 +197,7 @@ export class RecordAccess {
     repoId: RecordId,
     check: (head: ObjectId) => Promise<ItemCommit | undefined>,
     options: CommitOptions = {},
-  ): Promise<{ commit: ObjectId }> {
+  ): Promise<ItemCommitted> {
     // In this process, writers to one repository take turns, so their checks never race each
     // other (twenty messages posted to one thread at once all land, none retried to exhaustion);
     // the CAS and the retry below cover writers in other processes.
@@ -194,7 +216,7 @@ export class RecordAccess {
     repoId: RecordId,
     check: (head: ObjectId) => Promise<ItemCommit | undefined>,
     options: CommitOptions,
-  ): Promise<{ commit: ObjectId }> {
+  ): Promise<ItemCommitted> {
     for (let attempt = 1; ; attempt++) {
       const head = this.head(repoId);
       if (head === undefined) {
@@ -203,7 +225,7 @@ export class RecordAccess {
         });
       }
       const change = await check(head);
-      if (change === undefined) return { commit: head };
+      if (change === undefined) return { commit: head, written: new Map() };
       try {
         const input = {
           kind: this.kind,
@@ -217,7 +239,7 @@ export class RecordAccess {
           trailers: [...actingTrailers(actor), ...change.trailers],
         };
         const result = await this.#signing.commit(actor, input, options);
-        return { commit: result.id };
+        return { commit: result.id, written: writtenBytes(change.changes) };
       } catch (error) {
         // Another change of this repository landed first: look again, and retry if ours still applies.
         if (isVprError(error, 'VERSION_CONFLICT') && attempt < CAS_ATTEMPTS) {
@@ -229,6 +251,16 @@ export class RecordAccess {
       }
     }
   }
+}
+
+/** The bytes each change wrote, as Git stores them (text as UTF-8). */
+function writtenBytes(changes: readonly ChangeInput[]): ReadonlyMap<string, Buffer | null> {
+  return new Map(
+    changes.map((c) => [
+      c.path,
+      c.content === null ? null : typeof c.content === 'string' ? Buffer.from(c.content, 'utf8') : c.content,
+    ]),
+  );
 }
 
 /** The clinical repository, with the file store its letters' attachments live in. */

@@ -34,7 +34,7 @@ import {
 } from '../core/coordination/thread.js';
 import { listThreads, type Page, type ThreadSummary } from '../projection/coordination-queries.js';
 import type { CoordinationRecord } from './coordination-record.js';
-import { contentVersion } from './record-access.js';
+import { contentVersion, type ItemCommitted } from './record-access.js';
 import type { Actor } from './patient-service.js';
 
 export interface ThreadView {
@@ -98,6 +98,41 @@ const messageView = (m: ThreadMessage): MessageView => ({
   body: m.body,
 });
 
+/** One thread's files, read by `readFile` (at a commit, or as a commit wrote them). */
+async function readThread(
+  communicationId: TimestampId,
+  readFile: (path: string) => Promise<Buffer | undefined>,
+) {
+  const ledgerText = await readFile(ledgerPath(communicationId));
+  const threadText = await readFile(threadPath(communicationId));
+  const ledger = ledgerText === undefined ? undefined : readLedger(ledgerText.toString('utf8'));
+  if (ledgerText === undefined || threadText === undefined || ledger === undefined) {
+    throw new VprError('NOT_FOUND', 'no thread with this id', {
+      details: { communication_id: communicationId },
+    });
+  }
+  return { ledger, ledgerText, threadText, version: contentVersion(ledgerText, threadText) };
+}
+
+/** The wire form of a thread whole, as stored at `commit`. */
+function threadView(
+  patientId: string,
+  coordinationId: RecordId,
+  communicationId: TimestampId,
+  commit: string,
+  current: { ledger: Ledger; threadText: Buffer; version: string },
+): ThreadView {
+  return {
+    communication_id: communicationId,
+    patient_id: patientId,
+    coordination_id: coordinationId,
+    version: current.version,
+    commit,
+    ledger: current.ledger,
+    messages: parseThread(current.threadText.toString('utf8')).messages.map(messageView),
+  };
+}
+
 export class ThreadService {
   readonly #record: CoordinationRecord;
 
@@ -106,15 +141,20 @@ export class ThreadService {
   }
 
   async #read(coordinationId: RecordId, communicationId: TimestampId, at: string) {
-    const ledgerText = await this.#record.readOptional(coordinationId, ledgerPath(communicationId), at);
-    const threadText = await this.#record.readOptional(coordinationId, threadPath(communicationId), at);
-    const ledger = ledgerText === undefined ? undefined : readLedger(ledgerText.toString('utf8'));
-    if (ledgerText === undefined || threadText === undefined || ledger === undefined) {
-      throw new VprError('NOT_FOUND', 'no thread with this id', {
-        details: { communication_id: communicationId },
-      });
-    }
-    return { ledger, ledgerText, threadText, version: contentVersion(ledgerText, threadText) };
+    return readThread(communicationId, (path) => this.#record.readOptional(coordinationId, path, at));
+  }
+
+  /** The answer of a write to a thread, from the bytes it committed. */
+  async #answer(
+    patientId: unknown,
+    coordinationId: RecordId,
+    communicationId: TimestampId,
+    committed: ItemCommitted,
+  ) {
+    const current = await readThread(communicationId, (path) =>
+      this.#record.readCommitted(coordinationId, committed, path),
+    );
+    return threadView(String(patientId), coordinationId, communicationId, committed.commit, current);
   }
 
   #message(actor: Actor, ledger: Ledger | undefined, body: string, corrects?: string): ThreadMessage {
@@ -146,7 +186,7 @@ export class ThreadService {
     }
     const coordinationId = await this.#record.idForWrite(patientId);
     const communicationId = this.#record.ids.next();
-    const { commit } = await this.#record.commitItem(actor, coordinationId, async (head) => {
+    const committed = await this.#record.commitItem(actor, coordinationId, async (head) => {
       await this.#record.assertModifiableAt(coordinationId, head);
       const now = this.#record.now().toISOString();
       const ledger = createLedger(communicationId, ledgerInput, now);
@@ -166,7 +206,7 @@ export class ThreadService {
         ],
       };
     });
-    return this.get(patientId, communicationId, commit);
+    return this.#answer(patientId, coordinationId, communicationId, committed);
   }
 
   /** `{ body, corrects? }`: a message, or a correction of an earlier message of this thread. */
@@ -180,7 +220,7 @@ export class ThreadService {
         ? undefined
         : parseMessageId(input.corrects, 'corrects');
     const coordinationId = await this.#record.idForWrite(patientId);
-    const { commit } = await this.#record.commitItem(actor, coordinationId, async (head) => {
+    const committed = await this.#record.commitItem(actor, coordinationId, async (head) => {
       await this.#record.assertModifiableAt(coordinationId, head);
       const current = await this.#read(coordinationId, communicationId, head);
       if (current.ledger.status !== 'open') {
@@ -215,7 +255,7 @@ export class ThreadService {
         ],
       };
     });
-    return this.get(patientId, communicationId, commit);
+    return this.#answer(patientId, coordinationId, communicationId, committed);
   }
 
   /** Participants, status, visibility or policies; If-Match (the thread's ETag) optional. */
@@ -269,16 +309,10 @@ export class ThreadService {
       `thread-view/${coordinationId}/${at}/${communicationId}`,
       async () => {
         const current = await this.#read(coordinationId, communicationId, at);
-        const view: ThreadView = {
-          communication_id: communicationId,
-          patient_id: String(patientId),
-          coordination_id: coordinationId,
-          version: current.version,
-          commit: at,
-          ledger: current.ledger,
-          messages: parseThread(current.threadText.toString('utf8')).messages.map(messageView),
+        return {
+          view: threadView(String(patientId), coordinationId, communicationId, at, current),
+          cacheable: true,
         };
-        return { view, cacheable: true };
       },
     );
   }
