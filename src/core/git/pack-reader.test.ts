@@ -118,9 +118,13 @@ async function writeBuiltPack(dir: string, objects: readonly HashedObject[]): Pr
   return packPath;
 }
 
-/** Positional reads (the server's way) and one read of the whole file (a bulk scan's way). */
+/**
+ * Positional reads, with the pack opened at once or on its first read (the server's way), and
+ * one read of the whole file (a bulk scan's way).
+ */
 const READ_MODES: readonly [string, PackOpenOptions][] = [
   ['positional reads', {}],
+  ['positional reads, pack opened on first read', { lazy: true }],
   ['whole-file read', { wholeFileBytes: 1 << 30 }],
 ];
 
@@ -395,8 +399,14 @@ describe('PackFile on hand-made packs', () => {
       await assert.rejects(PackFile.open(packPath), expected, label);
     }
     await writeFile(indexPath, good);
-    await writeFile(packPath, withByte(await readFile(packPath), -1, 0));
+    const intact = await readFile(packPath);
+    await writeFile(packPath, withByte(intact, -1, 0));
     await assert.rejects(PackFile.open(packPath), /trailer does not match/);
+    // Opened lazily, only the index is read at once: the pack is checked on its first read.
+    const lazy = await PackFile.open(packPath, undefined, { lazy: true });
+    assert.equal(lazy.has(blob('a\n').id), true);
+    await assert.rejects(lazy.read(blob('a\n').id), /trailer does not match/, 'lazy, on first read');
+    await lazy.close();
     await assert.rejects(
       PackFile.open(packPath, undefined, { wholeFileBytes: 1 << 20 }),
       /trailer does not match/,

@@ -4,7 +4,10 @@
 // (a bulk scan that opens, reads and forgets a repository pays one system call per pack
 // instead of one per object; each costs more than the object's parsing on this machine kind).
 // Reads are synchronous: they are small page-cache hits, and a thread-pool round trip per read
-// cost more than the read itself (measured in bench/store.bench.ts).
+// cost more than the read itself (measured in bench/store.bench.ts). With `lazy`, only the index
+// is read on open and the pack itself is opened (and checked against the index) on its first
+// read: a repository opened to read one file at HEAD touches few of its packs, and opening every
+// one was most of a first read's system calls.
 // Handles the packs our own writer produces and those `git repack` produces, including
 // OFS_DELTA and REF_DELTA chains (bases outside the pack come from a caller-supplied
 // resolver). Validates the index on open and treats malformed entries or deltas as errors.
@@ -52,6 +55,8 @@ interface PackIndex {
 export interface PackOpenOptions {
   /** Packs of at most this many bytes are read into memory whole when opened; 0: never. */
   readonly wholeFileBytes?: number;
+  /** Open the pack (not its index) on its first read instead of at once. */
+  readonly lazy?: boolean;
 }
 
 /** Where a pack's bytes come from: positional reads of an open file, or a buffer. */
@@ -81,22 +86,50 @@ type RawEntry =
   | { readonly kind: 'ofs-delta'; readonly baseOffset: number; readonly delta: Buffer }
   | { readonly kind: 'ref-delta'; readonly baseId: ObjectId; readonly delta: Buffer };
 
+/** An open pack's bytes, checked against its index. */
+interface PackBody {
+  readonly bytes: PackBytes;
+  /** Every entry's offset in ascending order, to find where each entry's data ends. */
+  readonly sortedOffsets: Float64Array;
+  /** Where the last entry's data ends: the start of the pack's SHA-1 trailer. */
+  readonly dataEnd: number;
+}
+
+/** Opens a pack and checks its header and trailer against `index`. */
+function openBody(packPath: string, index: PackIndex, options: PackOpenOptions): PackBody {
+  const fd = openSync(packPath, 'r');
+  let bytes = fileBytes(fd);
+  try {
+    const size = fstatSync(fd).size;
+    if (size <= (options.wholeFileBytes ?? 0)) {
+      bytes = memoryBytes(bytes.read(0, size));
+      closeSync(fd);
+    }
+    checkPackAgainstIndex(bytes, size, index, packPath);
+    return { bytes, sortedOffsets: sortOffsets(index, size - ID_BYTES, packPath), dataEnd: size - ID_BYTES };
+  } catch (error) {
+    bytes.close();
+    throw error;
+  }
+}
+
 export class PackFile {
   private readonly cache = new BaseCache();
   private closed = false;
 
   private constructor(
     private readonly path: string,
-    private readonly bytes: PackBytes,
     private readonly index: PackIndex,
-    /** Every entry's offset in ascending order, to find where each entry's data ends. */
-    private readonly sortedOffsets: Float64Array,
-    /** Where the last entry's data ends: the start of the pack's SHA-1 trailer. */
-    private readonly dataEnd: number,
+    private readonly options: PackOpenOptions,
     private readonly resolveBase: BaseResolver | undefined,
+    /** Undefined until the first read of a pack opened `lazy`. */
+    private body: PackBody | undefined,
   ) {}
 
-  /** Opens `<name>.pack` together with its sibling `<name>.idx`, validating both headers. */
+  /**
+   * Opens `<name>.pack` together with its sibling `<name>.idx`, validating both headers (the
+   * pack's on its first read, when `lazy`).
+   */
   static async open(
     packPath: string,
     resolveBase?: BaseResolver,
@@ -105,21 +138,15 @@ export class PackFile {
     if (!packPath.endsWith('.pack')) throw new Error(`PackFile: not a .pack path: ${packPath}`);
     const indexPath = `${packPath.slice(0, -'.pack'.length)}.idx`;
     const index = parseIndex(readFileSync(indexPath), indexPath);
-    const fd = openSync(packPath, 'r');
-    let bytes = fileBytes(fd);
-    try {
-      const size = fstatSync(fd).size;
-      if (size <= (options.wholeFileBytes ?? 0)) {
-        bytes = memoryBytes(bytes.read(0, size));
-        closeSync(fd);
-      }
-      checkPackAgainstIndex(bytes, size, index, packPath);
-      const sortedOffsets = sortOffsets(index, size - ID_BYTES, packPath);
-      return new PackFile(packPath, bytes, index, sortedOffsets, size - ID_BYTES, resolveBase);
-    } catch (error) {
-      bytes.close();
-      throw error;
-    }
+    const body = options.lazy === true ? undefined : openBody(packPath, index, options);
+    return new PackFile(packPath, index, options, resolveBase, body);
+  }
+
+  /** The pack's bytes, opened now if this is its first read. */
+  private opened(): PackBody {
+    if (this.closed) throw this.error('pack is closed');
+    this.body ??= openBody(this.path, this.index, this.options);
+    return this.body;
   }
 
   has(id: ObjectId): boolean {
@@ -143,7 +170,7 @@ export class PackFile {
     if (this.closed) return;
     this.closed = true;
     this.cache.clear();
-    this.bytes.close();
+    this.body?.bytes.close();
   }
 
   /** Follows a delta chain down to a whole object, then applies the deltas back up. */
@@ -204,17 +231,18 @@ export class PackFile {
 
   /** Reads one entry's bytes, bounded by where the next entry starts. */
   private async readEntry(offset: number): Promise<RawEntry> {
-    if (this.closed) throw this.error('pack is closed');
+    const { bytes } = this.opened();
     const end = this.entryEnd(offset);
-    const raw = this.bytes.read(offset, end - offset);
+    const raw = bytes.read(offset, end - offset);
     if (raw.length !== end - offset) throw this.error(`short read of entry at offset ${offset}`);
     return parseEntry(raw, offset, this.path);
   }
 
   private entryEnd(offset: number): number {
-    const position = binarySearchNumber(this.sortedOffsets, offset);
+    const { sortedOffsets, dataEnd } = this.opened();
+    const position = binarySearchNumber(sortedOffsets, offset);
     if (position === undefined) throw this.error(`no entry starts at offset ${offset}`);
-    return this.sortedOffsets[position + 1] ?? this.dataEnd;
+    return sortedOffsets[position + 1] ?? dataEnd;
   }
 
   /** Binary search of the sorted id table, narrowed by the fanout to ids sharing the first byte. */

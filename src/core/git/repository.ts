@@ -177,8 +177,12 @@ export class GitRepository {
     this.dir = dir;
     this.gitDir = join(dir, '.git');
     this.#options = options;
+    // Read whole, a repository is scanned object by object, so every pack is opened at once;
+    // otherwise a pack is opened on its first read (most reads touch few of a repository's packs).
+    const wholeFileBytes = options.wholePackBytes ?? 0;
     this.#objects = new ObjectStore(this.gitDir, options.durability, {
-      wholeFileBytes: options.wholePackBytes ?? 0,
+      wholeFileBytes,
+      lazy: wholeFileBytes === 0,
     });
     this.#worktree = new Worktree(dir, this.gitDir, this.#objects);
   }
