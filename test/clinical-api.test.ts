@@ -24,15 +24,12 @@ import {
   serviceBackends,
   startService,
   type TestService,
+  json,
+  type Json,
 } from './support/service.js';
 
 const withServices = await serviceBackends();
 
-/** A JSON answer as tests read it: any shape, checked by the assertions. */
-// eslint-disable-next-line @typescript-eslint/no-explicit-any -- response bodies are checked field by field
-type Json = Record<string, any>;
-
-const json = (key: string) => ({ ...auth(key), 'content-type': 'application/json' });
 /** Bytes that start like a PDF, so the media type is sniffed as one. */
 const PDF = Buffer.concat([Buffer.from('%PDF-1.7\n%synthetic test document\n'), Buffer.alloc(2048, 7)]);
 

@@ -21,11 +21,10 @@ import {
   serviceBackends,
   startService,
   type TestService,
+  json,
 } from './support/service.js';
 
 const withServices = await serviceBackends();
-
-const json = (key: string) => ({ ...auth(key), 'content-type': 'application/json' });
 
 async function newPatient(service: TestService) {
   const created = await service.inject({

@@ -31,14 +31,12 @@ import {
   WRITER_KEY,
   patientBody,
   serviceBackends,
+  type Json,
 } from './support/service.js';
 
 const withServices = await serviceBackends();
 
 /** An answer as tests read it: any shape, checked by the assertions. */
-// eslint-disable-next-line @typescript-eslint/no-explicit-any -- answers are checked field by field
-type Json = Record<string, any>;
-
 /** A decoded google.protobuf.Value member of a Struct's field. */
 const field = (s: Json, name: string) => {
   const v = s.fields?.[name] as Json | undefined;

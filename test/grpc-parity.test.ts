@@ -10,10 +10,15 @@ import { toStruct } from '../src/transport/grpc/struct.js';
 import { appointmentOn, threadParticipants } from './support/fixtures.js';
 import { git } from './support/git-check.js';
 import { startGrpcService, type GrpcTestService } from './support/grpc.js';
-import { CLINIC, CLINICIAN_KEY, PATIENT_KEY, WRITER_KEY, auth, patientBody } from './support/service.js';
-
-// eslint-disable-next-line @typescript-eslint/no-explicit-any -- answers are checked field by field
-type Json = Record<string, any>;
+import {
+  CLINIC,
+  CLINICIAN_KEY,
+  PATIENT_KEY,
+  WRITER_KEY,
+  auth,
+  patientBody,
+  type Json,
+} from './support/service.js';
 
 /** What the scenario does, as each door does it. */
 interface Door {

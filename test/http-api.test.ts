@@ -17,12 +17,11 @@ import {
   serviceBackends,
   startService,
   type TestService,
+  json,
 } from './support/service.js';
 
 const run = promisify(execFile);
 const withServices = await serviceBackends();
-
-const json = (key: string) => ({ ...auth(key), 'content-type': 'application/json' });
 
 async function create(
   service: TestService,

@@ -6,11 +6,8 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { repositoryDir } from '../src/core/record/record-layout.js';
 import { startGrpcService } from './support/grpc.js';
-import { READER_KEY, WRITER_KEY, auth, patientBody } from './support/service.js';
+import { READER_KEY, WRITER_KEY, auth, patientBody, type Json } from './support/service.js';
 import { forgeOnTop, signOnTop, testPki } from './support/signing.js';
-
-// eslint-disable-next-line @typescript-eslint/no-explicit-any -- answers are checked field by field
-type Json = Record<string, any>;
 
 test('a patient’s signatures through REST and gRPC: unsigned, valid, forged', async (t) => {
   const { ada, anchorsFile: anchors } = await testPki(t);

@@ -22,11 +22,9 @@ import {
   auth,
   patientBody,
   type TestService,
+  type Json,
 } from './support/service.js';
 import { ADA, forgeOnTop, testPki } from './support/signing.js';
-
-// eslint-disable-next-line @typescript-eslint/no-explicit-any -- answers are checked field by field
-type Json = Record<string, any>;
 
 const BOB = { name: 'Dr Bob Synthetic', authority: 'GMC', number: '7000002' };
 

@@ -14,14 +14,11 @@ import {
   serviceBackends,
   startService,
   type TestService,
+  json,
+  type Json,
 } from './support/service.js';
 
 const withServices = await serviceBackends();
-
-// eslint-disable-next-line @typescript-eslint/no-explicit-any -- response bodies are compared whole
-type Json = Record<string, any>;
-
-const json = (key: string) => ({ ...auth(key), 'content-type': 'application/json' });
 
 /** POSTs `payload`, then reads `readUrl(answer)` at HEAD and at the answer's commit: all three agree. */
 async function assertAnswerIsTheRead(

@@ -6,8 +6,9 @@ import { fileURLToPath } from 'node:url';
 
 export const CLI = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any -- answers are checked field by field
-export type Json = Record<string, any>;
+import type { Json } from './service.js';
+
+export type { Json };
 
 export interface Run {
   readonly code: number;

@@ -134,3 +134,10 @@ export function patientBody(overrides: Record<string, unknown> = {}): Record<str
 }
 
 export const auth = (key: string) => ({ 'x-api-key': key });
+
+/** Headers of a JSON request made with `key`. */
+export const json = (key: string) => ({ ...auth(key), 'content-type': 'application/json' });
+
+/** A JSON answer as tests read it: any shape, checked by the assertions. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- answers are checked field by field
+export type Json = Record<string, any>;
