@@ -26,7 +26,7 @@ import {
   type Page,
 } from '../projection/coordination-queries.js';
 import type { CoordinationRecord } from './coordination-record.js';
-import { assertItemVersion, contentVersion } from './record-access.js';
+import { assertItemVersion, contentVersion, type FileReader } from './record-access.js';
 import type { Actor } from './patient-service.js';
 
 export interface CareEventView {
@@ -56,7 +56,7 @@ export function careEventKindOf(value: unknown): CareEventKind {
 async function readEvent(
   kind: CareEventKind,
   id: TimestampId,
-  readFile: (path: string) => Promise<Buffer | undefined>,
+  readFile: FileReader,
 ): Promise<{ content: Buffer; stored: StoredCareEvent }> {
   const content = await readFile(careEventPath(kind, id));
   const stored: StoredCareEvent | undefined =
@@ -77,7 +77,7 @@ export class CareEventService {
   }
 
   async #read(coordinationId: RecordId, kind: CareEventKind, id: TimestampId, at: string) {
-    return readEvent(kind, id, (path) => this.#record.readOptional(coordinationId, path, at));
+    return readEvent(kind, id, this.#record.filesAt(coordinationId, at));
   }
 
   #view(
@@ -99,6 +99,7 @@ export class CareEventService {
       data: stored.event as unknown as Record<string, unknown>,
     };
   }
+
   async add(actor: Actor, patientId: unknown, kindValue: unknown, body: unknown): Promise<CareEventView> {
     const kind = careEventKindOf(kindValue);
     const event = parseCareEventInput(kind, body, this.#record.now());
@@ -122,9 +123,7 @@ export class CareEventService {
         trailers: [{ key: EVENT_TRAILER, value: id }],
       };
     });
-    const written = await readEvent(kind, id, (path) =>
-      this.#record.readCommitted(coordinationId, committed, path),
-    );
+    const written = await readEvent(kind, id, await this.#record.filesCommitted(coordinationId, committed));
     return this.#view(patientId, coordinationId, kind, id, committed.commit, written);
   }
 

@@ -23,7 +23,7 @@ import {
   type EntrySummary,
   type Page,
 } from '../projection/clinical-queries.js';
-import { assertItemVersion, contentVersion, type ClinicalRecord } from './record-access.js';
+import { assertItemVersion, contentVersion, type ClinicalRecord, type FileReader } from './record-access.js';
 import type { Actor } from './patient-service.js';
 
 export interface EntryView {
@@ -51,14 +51,14 @@ async function readEntry(
   entryId: TimestampId,
   at: string,
 ): Promise<{ path: string; content: Buffer; entry: StoredEntry }> {
-  return readEntryFile(kind, entryId, (path) => record.readOptional(clinicalId, path, at));
+  return readEntryFile(kind, entryId, record.filesAt(clinicalId, at));
 }
 
 /** One entry's file, read by `readFile` (at a commit, or as a commit wrote it). */
 async function readEntryFile(
   kind: unknown,
   entryId: TimestampId,
-  readFile: (path: string) => Promise<Buffer | undefined>,
+  readFile: FileReader,
 ): Promise<{ path: string; content: Buffer; entry: StoredEntry }> {
   if (!isEntryKind(kind)) throw invalidInput('kind', `must be one of ${ENTRY_KINDS.join(', ')}`);
   const path = entryPath(kind, entryId);
@@ -172,8 +172,10 @@ export class EntryService {
       };
     });
     // Answered from the bytes just committed: a new entry is superseded by nothing yet.
-    const { content, entry } = await readEntryFile(input.kind, entryId, (path) =>
-      this.#record.readCommitted(clinicalId, committed, path),
+    const { content, entry } = await readEntryFile(
+      input.kind,
+      entryId,
+      await this.#record.filesCommitted(clinicalId, committed),
     );
     return entryView(String(patientId), clinicalId, committed.commit, content, entry, null);
   }

@@ -39,7 +39,7 @@ import {
   type Page,
   type SignOffFilter,
 } from '../projection/clinical-queries.js';
-import { assertItemVersion, contentVersion, type ClinicalRecord } from './record-access.js';
+import { assertItemVersion, contentVersion, type ClinicalRecord, type FileReader } from './record-access.js';
 import { isCommitPrepared } from './commit-signing.js';
 import type { Actor } from './patient-service.js';
 
@@ -93,7 +93,7 @@ export interface AttachmentDownload {
 const LETTER_TRAILER = 'Letter-Id';
 
 /** One letter's files, read by `readFile` (at a commit, or as a commit wrote them). */
-async function readLetter(letterId: TimestampId, readFile: (path: string) => Promise<Buffer | undefined>) {
+async function readLetter(letterId: TimestampId, readFile: FileReader) {
   const composition = await readFile(letterCompositionPath(letterId));
   const letter = composition === undefined ? undefined : readLetterComposition(composition.toString('utf8'));
   if (composition === undefined || letter === undefined) {
@@ -113,7 +113,7 @@ export class LetterService {
   }
 
   async #read(clinicalId: RecordId, letterId: TimestampId, version?: string) {
-    return readLetter(letterId, (path) => this.#record.readOptional(clinicalId, path, version));
+    return readLetter(letterId, this.#record.filesAt(clinicalId, version));
   }
 
   #view(
@@ -254,7 +254,7 @@ export class LetterService {
       );
       committed = true;
       // Answered from the bytes just committed: a new letter is superseded by nothing yet.
-      const read = await readLetter(letterId, (path) => this.#record.readCommitted(clinicalId, result, path));
+      const read = await readLetter(letterId, await this.#record.filesCommitted(clinicalId, result));
       return this.#view(String(patientId), clinicalId, result.commit, read, null);
     } catch (error) {
       // A commit prepared for signing keeps its attachments until it lands or never will.

@@ -5,7 +5,7 @@
 // version, then write" is atomic: the check runs against a HEAD, the commit must have that HEAD
 // as its parent (the ref compare-and-swap), and a commit that lost the race to an unrelated
 // change of the repository is checked and tried again. A write answers from the bytes it
-// committed (`readCommitted`), not by reading them back from Git and the cache.
+// committed (`filesCommitted`), not by reading them back from Git and the cache.
 import { createHash } from 'node:crypto';
 import type { Action, Trailer } from '../core/commit/commit-message.js';
 import { VprError, isVprError } from '../core/errors.js';
@@ -13,7 +13,12 @@ import type { ObjectId } from '../core/git/git-object.js';
 import { parseRecordId, type RecordId } from '../core/ids/record-id.js';
 import { TimestampIdGenerator } from '../core/ids/timestamp-id.js';
 import { PATIENT_FILE, readPatient } from '../core/patient/fhir-patient.js';
-import { parseVersion, type ChangeInput, type RecordStore } from '../core/record/record-store.js';
+import {
+  changeBytes,
+  parseVersion,
+  type ChangeInput,
+  type RecordStore,
+} from '../core/record/record-store.js';
 import { repositoryDir } from '../core/record/record-layout.js';
 import { FileStore, type StoredFile } from '../core/files/file-store.js';
 import { DocumentReader } from '../cache/document-reader.js';
@@ -92,6 +97,9 @@ export interface ItemCommitted {
   readonly written: ReadonlyMap<string, Buffer | null>;
 }
 
+/** Reads one file of an item by its path: undefined when it is absent. */
+export type FileReader = (path: string) => Promise<Buffer | undefined>;
+
 /** One kind of a patient's repositories, as the services of that kind use it. */
 export class RecordAccess {
   readonly kind: 'clinical' | 'coordination';
@@ -160,16 +168,23 @@ export class RecordAccess {
     }
   }
 
+  /** Files at a commit (default HEAD), through the cache (`readOptional`). */
+  filesAt(repoId: RecordId, version?: string): FileReader {
+    return (path) => this.readOptional(repoId, path, version);
+  }
+
   /**
-   * A file as `committed` left it: the bytes the commit wrote to it, else (a file it did not
-   * touch) as stored at that commit. With verification on read, the commit's history is checked
-   * first, as for any read: a write's answer serves what was there before it too.
+   * Files as `committed` left them: the bytes the commit wrote, else (a file it did not touch)
+   * as stored at that commit. With verification on read, the commit's history is checked first,
+   * as for any read: a write's answer serves what was there before it too.
    */
-  async readCommitted(repoId: RecordId, committed: ItemCommitted, path: string): Promise<Buffer | undefined> {
+  async filesCommitted(repoId: RecordId, committed: ItemCommitted): Promise<FileReader> {
     await this.#verifier?.check(this.kind, repoId, committed.commit);
-    const written = committed.written.get(path);
-    if (written !== undefined) return written ?? undefined;
-    return this.readOptional(repoId, path, committed.commit);
+    const atCommit = this.filesAt(repoId, committed.commit);
+    return async (path) => {
+      const written = committed.written.get(path);
+      return written === undefined ? atCommit(path) : (written ?? undefined);
+    };
   }
 
   /**
@@ -226,12 +241,17 @@ export class RecordAccess {
       }
       const change = await check(head);
       if (change === undefined) return { commit: head, written: new Map() };
+      // Encoded once: the store commits these bytes, and the write answers from them.
+      const changes = change.changes.map((c) => ({
+        path: c.path,
+        content: c.content === null ? null : changeBytes(c.content),
+      }));
       try {
         const input = {
           kind: this.kind,
           id: repoId,
           parent: head,
-          changes: change.changes,
+          changes,
           author: actor.author,
           action: change.action,
           summary: change.summary,
@@ -239,7 +259,7 @@ export class RecordAccess {
           trailers: [...actingTrailers(actor), ...change.trailers],
         };
         const result = await this.#signing.commit(actor, input, options);
-        return { commit: result.id, written: writtenBytes(change.changes) };
+        return { commit: result.id, written: new Map(changes.map((c) => [c.path, c.content])) };
       } catch (error) {
         // Another change of this repository landed first: look again, and retry if ours still applies.
         if (isVprError(error, 'VERSION_CONFLICT') && attempt < CAS_ATTEMPTS) {
@@ -251,16 +271,6 @@ export class RecordAccess {
       }
     }
   }
-}
-
-/** The bytes each change wrote, as Git stores them (text as UTF-8). */
-function writtenBytes(changes: readonly ChangeInput[]): ReadonlyMap<string, Buffer | null> {
-  return new Map(
-    changes.map((c) => [
-      c.path,
-      c.content === null ? null : typeof c.content === 'string' ? Buffer.from(c.content, 'utf8') : c.content,
-    ]),
-  );
 }
 
 /** The clinical repository, with the file store its letters' attachments live in. */

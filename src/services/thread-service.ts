@@ -34,7 +34,7 @@ import {
 } from '../core/coordination/thread.js';
 import { listThreads, type Page, type ThreadSummary } from '../projection/coordination-queries.js';
 import type { CoordinationRecord } from './coordination-record.js';
-import { contentVersion, type ItemCommitted } from './record-access.js';
+import { contentVersion, type FileReader, type ItemCommitted } from './record-access.js';
 import type { Actor } from './patient-service.js';
 
 export interface ThreadView {
@@ -99,10 +99,7 @@ const messageView = (m: ThreadMessage): MessageView => ({
 });
 
 /** One thread's files, read by `readFile` (at a commit, or as a commit wrote them). */
-async function readThread(
-  communicationId: TimestampId,
-  readFile: (path: string) => Promise<Buffer | undefined>,
-) {
+async function readThread(communicationId: TimestampId, readFile: FileReader) {
   const ledgerText = await readFile(ledgerPath(communicationId));
   const threadText = await readFile(threadPath(communicationId));
   const ledger = ledgerText === undefined ? undefined : readLedger(ledgerText.toString('utf8'));
@@ -141,7 +138,7 @@ export class ThreadService {
   }
 
   async #read(coordinationId: RecordId, communicationId: TimestampId, at: string) {
-    return readThread(communicationId, (path) => this.#record.readOptional(coordinationId, path, at));
+    return readThread(communicationId, this.#record.filesAt(coordinationId, at));
   }
 
   /** The answer of a write to a thread, from the bytes it committed. */
@@ -151,8 +148,9 @@ export class ThreadService {
     communicationId: TimestampId,
     committed: ItemCommitted,
   ) {
-    const current = await readThread(communicationId, (path) =>
-      this.#record.readCommitted(coordinationId, committed, path),
+    const current = await readThread(
+      communicationId,
+      await this.#record.filesCommitted(coordinationId, committed),
     );
     return threadView(String(patientId), coordinationId, communicationId, committed.commit, current);
   }

@@ -137,6 +137,11 @@ export function parseVersion(value: unknown, field = 'version'): ObjectId {
   return value;
 }
 
+/** A change's content as Git stores it: text as UTF-8; bytes (or anything else, refused later) as given. */
+export function changeBytes<C>(content: string | C): Buffer | C {
+  return typeof content === 'string' ? Buffer.from(content, 'utf8') : content;
+}
+
 function parseChanges(changes: readonly ChangeInput[]): FileChange[] {
   if (!Array.isArray(changes) || changes.length === 0)
     throw invalidInput('changes', 'must list at least one change');
@@ -147,7 +152,7 @@ function parseChanges(changes: readonly ChangeInput[]): FileChange[] {
     const path = parseRepoPath(change.path, `changes[${i}].path`);
     if (path === '.gitignore') throw invalidInput(`changes[${i}].path`, 'the .gitignore is managed by VPR');
     if (change.content === null) return { path, remove: true as const };
-    const content = typeof change.content === 'string' ? Buffer.from(change.content, 'utf8') : change.content;
+    const content = changeBytes(change.content);
     if (!Buffer.isBuffer(content)) throw invalidInput(`changes[${i}].content`, 'must be text, bytes or null');
     if (content.length > MAX_FILE_BYTES) {
       throw invalidInput(`changes[${i}].content`, `must be at most ${MAX_FILE_BYTES} bytes`);
