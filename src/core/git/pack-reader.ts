@@ -231,15 +231,14 @@ export class PackFile {
 
   /** Reads one entry's bytes, bounded by where the next entry starts. */
   private async readEntry(offset: number): Promise<RawEntry> {
-    const { bytes } = this.opened();
-    const end = this.entryEnd(offset);
-    const raw = bytes.read(offset, end - offset);
+    const body = this.opened();
+    const end = this.entryEnd(body, offset);
+    const raw = body.bytes.read(offset, end - offset);
     if (raw.length !== end - offset) throw this.error(`short read of entry at offset ${offset}`);
     return parseEntry(raw, offset, this.path);
   }
 
-  private entryEnd(offset: number): number {
-    const { sortedOffsets, dataEnd } = this.opened();
+  private entryEnd({ sortedOffsets, dataEnd }: PackBody, offset: number): number {
     const position = binarySearchNumber(sortedOffsets, offset);
     if (position === undefined) throw this.error(`no entry starts at offset ${offset}`);
     return sortedOffsets[position + 1] ?? dataEnd;
