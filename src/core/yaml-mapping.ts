@@ -1,4 +1,4 @@
-// How the record's stored YAML files are read back: a file's top-level mapping, for the
+// How the record's stored YAML files are written, and read back: a file's top-level mapping, for the
 // projection (parsed once per file and shared by everything that reads it) and for the core's
 // readers of letters, entries, ledgers and care events. Anything that is not a mapping, or not valid
 // YAML (duplicate keys included), is `undefined`: a malformed file yields no title, no facts and
@@ -11,9 +11,33 @@
 // and its YAML 1.2 core schema, which resolves scalars as `yaml` does (dates stay strings) and
 // parses these files five to ten times as fast as `yaml` (and as js-yaml 5), where parsing was
 // the largest single cost of a reindex (docs/adr/0006-reindex-in-worker-threads.md). A test
-// checks that both parsers agree on every kind of file the record holds.
+// checks that both parsers agree on every kind of file the record holds. Where the two core
+// schemas differ (js-yaml reads `0b101`, `-0x1F` and `+0o17` as numbers; for `yaml` they are
+// strings), `renderRecordYaml` quotes such strings, so every writer gets the one rule.
 import { CORE_SCHEMA, load } from 'js-yaml';
-import { parse } from 'yaml';
+import { parse, stringify, type ScalarTag } from 'yaml';
+
+/**
+ * The integers js-yaml's core schema reads that `yaml`'s does not: binary, and hexadecimal or
+ * octal with a sign. Given to `yaml` as a compatibility schema, so that a string spelt like one
+ * is written quoted; it is never used to read.
+ */
+const JS_YAML_ONLY_INTEGERS: ScalarTag = {
+  tag: 'tag:yaml.org,2002:int',
+  default: true,
+  test: /^(?:[-+]?0b[01]+|[-+]0x[0-9a-fA-F]+|[-+]0o[0-7]+)$/,
+  resolve: (text) => text,
+};
+
+export interface RecordYamlOptions {
+  /** Where long lines fold; 0 never folds (the default for record files), as `yaml`'s option. */
+  readonly lineWidth?: number;
+}
+
+/** The text of a record file: `yaml`'s block style, with every value read back the same by js-yaml. */
+export function renderRecordYaml(value: unknown, options: RecordYamlOptions = {}): string {
+  return stringify(value, { lineWidth: options.lineWidth ?? 0, compat: [JS_YAML_ONLY_INTEGERS] });
+}
 
 export type YamlMapping = Readonly<Record<string, unknown>>;
 

@@ -7,7 +7,8 @@
 //   patient/symptoms/<id>.yaml    a symptom log entry
 //   patient/outcomes/<id>.yaml    a patient-reported outcome (an instrument's score, answers)
 //   patient/comments/<id>.md      a comment on a letter: Markdown with YAML front matter
-import { parse, stringify } from 'yaml';
+import { parse } from 'yaml';
+import { renderRecordYaml } from '../yaml-mapping.js';
 import { invalidInput } from '../errors.js';
 import { objectAt, refuseUnknown } from '../input.js';
 import { parseSingleLine } from '../commit/author.js';
@@ -155,7 +156,7 @@ export function renderContribution(
     recorded_at: 'recordedAt' in input && input.recordedAt !== undefined ? input.recordedAt : now,
   };
   if (input.kind === 'comment') {
-    return `---\n${stringify({ ...header, about_letter: input.letterId }, { lineWidth: 0 })}---\n\n${input.text}`;
+    return `---\n${renderRecordYaml({ ...header, about_letter: input.letterId })}---\n\n${input.text}`;
   }
   const data =
     input.kind === 'symptom'
@@ -166,10 +167,10 @@ export function renderContribution(
           ...(input.maxScore === undefined ? {} : { max_score: input.maxScore }),
           answers: input.answers.map((a) => ({ question: a.question, answer: a.answer })),
         };
-  return stringify(
-    { ...header, data: { ...data, ...(input.notes === undefined ? {} : { notes: input.notes }) } },
-    { lineWidth: 0 },
-  );
+  return renderRecordYaml({
+    ...header,
+    data: { ...data, ...(input.notes === undefined ? {} : { notes: input.notes }) },
+  });
 }
 
 export interface StoredContribution {

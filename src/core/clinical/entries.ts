@@ -45,8 +45,7 @@
 //   `clinical_status` (HL7 condition-clinical active, inactive, resolved), at0077 Date/time of
 //   onset and at0030 Date/time of resolution (DV_DATE_TIME holding a date), at0005 Severity (local
 //   at0047 Mild, at0048 Moderate, at0049 Severe), at0069 Comment.
-import { stringify } from 'yaml';
-import { parseYamlMappingWithoutAliases } from '../yaml-mapping.js';
+import { parseYamlMappingWithoutAliases, renderRecordYaml } from '../yaml-mapping.js';
 import { invalidInput } from '../errors.js';
 import { parseSingleLine } from '../commit/author.js';
 import { parseTimestampId, type TimestampId } from '../ids/timestamp-id.js';
@@ -450,7 +449,7 @@ export function renderEntryComposition(input: EntryCompositionInput): string {
     vpr: { entry_kind: entry.kind, ...(supersedes === undefined ? {} : { supersedes }) },
     content: [renderContent(entry)],
   };
-  return stringify(composition, { lineWidth: 0 });
+  return renderRecordYaml(composition);
 }
 
 // ---- Lenient reading: what the file holds, nothing invented, never a throw --------------------

@@ -8,8 +8,7 @@
 //
 // Input from a client is parsed strictly here (unknown fields refused, a field path in every
 // error); the stored file is read back leniently, because reading must never lose a record.
-import { stringify } from 'yaml';
-import { parseYamlMappingWithoutAliases } from '../yaml-mapping.js';
+import { parseYamlMappingWithoutAliases, renderRecordYaml } from '../yaml-mapping.js';
 import { invalidInput } from '../errors.js';
 import { objectAt, refuseUnknown } from '../input.js';
 import { parseSingleLine, type Author, type Registration } from '../commit/author.js';
@@ -371,7 +370,7 @@ export function renderLetterComposition(letter: LetterComposition): string {
       },
     ],
   };
-  return stringify(composition, { lineWidth: 0 });
+  return renderRecordYaml(composition);
 }
 
 // Lenient reading: what the file holds, nothing invented, never a throw.

@@ -8,8 +8,7 @@
 //
 // The vocabulary (kinds, value sets, limits, paths) is care-event-kinds.ts, strict parsing of
 // client input care-event-input.ts, the status workflow care-event-status.ts; all re-exported here.
-import { stringify } from 'yaml';
-import { parseYamlMappingWithoutAliases } from '../yaml-mapping.js';
+import { parseYamlMappingWithoutAliases, renderRecordYaml } from '../yaml-mapping.js';
 import { parseSingleLine } from '../commit/author.js';
 import { parseTimestampId, type TimestampId } from '../ids/timestamp-id.js';
 import {
@@ -177,7 +176,7 @@ export function renderCareEvent(input: CareEventDocumentInput): string {
       : event.kind === 'encounter'
         ? renderEncounter(id, event)
         : renderReferral(id, event);
-  return stringify({ ...resource, vpr: vprBlock(event, recordedBy) }, { lineWidth: 0 });
+  return renderRecordYaml({ ...resource, vpr: vprBlock(event, recordedBy) });
 }
 
 // ---- Lenient reading: what the file holds, nothing invented, never a throw --------------------

@@ -497,7 +497,12 @@ test('touching a ledger moves last_updated_at only', () => {
 test('ledger.yaml has a fixed layout', () => {
   const text = renderLedger({
     ...ledger,
-    participants: [clinician, patient, { participant_id: '0b101', role: 'system', display_name: 'true' }],
+    participants: [
+      clinician,
+      patient,
+      { participant_id: '0b101', role: 'system', display_name: 'true' },
+      { participant_id: '-0xA', role: 'system', display_name: '+0o7' },
+    ],
   });
   assert.equal(
     text,
@@ -516,6 +521,9 @@ test('ledger.yaml has a fixed layout', () => {
       '  - participant_id: "0b101"',
       '    role: system',
       '    display_name: "true"',
+      '  - participant_id: "-0xA"',
+      '    role: system',
+      '    display_name: "+0o7"',
       'visibility:',
       '  sensitivity: standard',
       '  restricted: false',
@@ -538,6 +546,8 @@ const participantId = fc.oneof(
     '0b1',
     '-0b1',
     '0b10',
+    '-0xA',
+    '-0o7',
     '0x1F',
     '0o17',
     '1e3',

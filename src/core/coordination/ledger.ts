@@ -12,8 +12,7 @@
 // is never removed. The stored file is read back leniently (`readLedger`); where a value cannot
 // be read, the most restrictive reading is taken (restricted, policies off) rather than a
 // permission invented.
-import { Scalar, stringify } from 'yaml';
-import { parseYamlMappingWithoutAliases } from '../yaml-mapping.js';
+import { parseYamlMappingWithoutAliases, renderRecordYaml } from '../yaml-mapping.js';
 import { invalidInput, VprError } from '../errors.js';
 import { fieldAt, given, objectAt, refuseUnknown } from '../input.js';
 import { parseSingleLine } from '../commit/author.js';
@@ -366,41 +365,27 @@ export function touchLedger(ledger: Ledger, now: string): Ledger {
   return { ...ledger, last_updated_at: now };
 }
 
-/**
- * A string as YAML writes it. `yaml` writes `0b101` plain (a string in YAML 1.2), but js-yaml's
- * core schema, which the projection reads with, takes it for a number: such strings are quoted.
- */
-function yamlString(value: string): string | Scalar<string> {
-  if (!/^[-+]?0b[01]+$/.test(value)) return value;
-  const scalar = new Scalar(value);
-  scalar.type = 'QUOTE_DOUBLE';
-  return scalar;
-}
-
 /** The text of `ledger.yaml`, in a fixed key order so diffs show only what changed. */
 export function renderLedger(ledger: Ledger): string {
-  return stringify(
-    {
-      communication_id: ledger.communication_id,
-      status: ledger.status,
-      created_at: ledger.created_at,
-      last_updated_at: ledger.last_updated_at,
-      participants: ledger.participants.map((p) => ({
-        participant_id: yamlString(p.participant_id),
-        role: p.role,
-        display_name: yamlString(p.display_name),
-      })),
-      visibility: {
-        sensitivity: ledger.visibility.sensitivity,
-        restricted: ledger.visibility.restricted,
-      },
-      policies: {
-        allow_patient_participation: ledger.policies.allow_patient_participation,
-        allow_external_organisations: ledger.policies.allow_external_organisations,
-      },
+  return renderRecordYaml({
+    communication_id: ledger.communication_id,
+    status: ledger.status,
+    created_at: ledger.created_at,
+    last_updated_at: ledger.last_updated_at,
+    participants: ledger.participants.map((p) => ({
+      participant_id: p.participant_id,
+      role: p.role,
+      display_name: p.display_name,
+    })),
+    visibility: {
+      sensitivity: ledger.visibility.sensitivity,
+      restricted: ledger.visibility.restricted,
     },
-    { lineWidth: 0 },
-  );
+    policies: {
+      allow_patient_participation: ledger.policies.allow_patient_participation,
+      allow_external_organisations: ledger.policies.allow_external_organisations,
+    },
+  });
 }
 
 // Lenient reading: what the file holds, never a throw, and never more permission than it gives.

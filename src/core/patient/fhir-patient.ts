@@ -3,7 +3,8 @@
 // extensions (docs/fhir-mapping.md). Reading is lenient — a file written by hand or by an older
 // version yields what it holds, with absent fields absent — because reading must never lose a
 // record; writing is strict, from validated Demographics only.
-import { parseDocument, stringify } from 'yaml';
+import { parseDocument } from 'yaml';
+import { renderRecordYaml } from '../yaml-mapping.js';
 import type { RecordId } from '../ids/record-id.js';
 import {
   GENDER_IDENTITY,
@@ -45,59 +46,65 @@ export function renderPatient(
 ): string {
   const d = demographics;
   const address = d.address;
-  return stringify({
-    resourceType: 'Patient',
-    id,
-    meta: { lastUpdated: updatedAt.toISOString() },
-    extension: [
-      { url: SEX_AT_BIRTH_EXTENSION, valueCode: d.sex_at_birth },
-      {
-        url: GENDER_IDENTITY_EXTENSION,
-        valueCodeableConcept: {
-          coding: [{ system: GENDER_IDENTITY_SYSTEM, code: d.gender_identity }],
-          ...(d.gender_identity_text === undefined ? {} : { text: d.gender_identity_text }),
+  return renderRecordYaml(
+    {
+      resourceType: 'Patient',
+      id,
+      meta: { lastUpdated: updatedAt.toISOString() },
+      extension: [
+        { url: SEX_AT_BIRTH_EXTENSION, valueCode: d.sex_at_birth },
+        {
+          url: GENDER_IDENTITY_EXTENSION,
+          valueCodeableConcept: {
+            coding: [{ system: GENDER_IDENTITY_SYSTEM, code: d.gender_identity }],
+            ...(d.gender_identity_text === undefined ? {} : { text: d.gender_identity_text }),
+          },
         },
-      },
-      { url: CONSENT_TO_CONTACT_EXTENSION, valueBoolean: d.consent_to_contact },
-    ],
-    active,
-    name: [
-      {
-        use: 'official',
-        family: d.family_name,
-        given: d.middle_name === undefined ? [d.given_name] : [d.given_name, d.middle_name],
-      },
-    ],
-    ...(d.email === undefined && d.phone_e164 === undefined
-      ? {}
-      : {
-          telecom: [
-            ...(d.email === undefined ? [] : [{ system: 'email', value: d.email }]),
-            ...(d.phone_e164 === undefined ? [] : [{ system: 'phone', value: d.phone_e164 }]),
-          ],
-        }),
-    birthDate: d.date_of_birth,
-    ...(address === undefined
-      ? {}
-      : {
-          address: [
-            {
-              line: address.line2 === undefined ? [address.line1] : [address.line1, address.line2],
-              city: address.city,
-              ...(address.state_province === undefined ? {} : { state: address.state_province }),
-              ...(address.postal_code === undefined ? {} : { postalCode: address.postal_code }),
-              ...(address.country === undefined ? {} : { country: address.country }),
-            },
-          ],
-        }),
-    ...(d.preferred_language === undefined
-      ? {}
-      : {
-          communication: [
-            { language: { coding: [{ system: BCP47_SYSTEM, code: d.preferred_language }] }, preferred: true },
-          ],
-        }),
-  });
+        { url: CONSENT_TO_CONTACT_EXTENSION, valueBoolean: d.consent_to_contact },
+      ],
+      active,
+      name: [
+        {
+          use: 'official',
+          family: d.family_name,
+          given: d.middle_name === undefined ? [d.given_name] : [d.given_name, d.middle_name],
+        },
+      ],
+      ...(d.email === undefined && d.phone_e164 === undefined
+        ? {}
+        : {
+            telecom: [
+              ...(d.email === undefined ? [] : [{ system: 'email', value: d.email }]),
+              ...(d.phone_e164 === undefined ? [] : [{ system: 'phone', value: d.phone_e164 }]),
+            ],
+          }),
+      birthDate: d.date_of_birth,
+      ...(address === undefined
+        ? {}
+        : {
+            address: [
+              {
+                line: address.line2 === undefined ? [address.line1] : [address.line1, address.line2],
+                city: address.city,
+                ...(address.state_province === undefined ? {} : { state: address.state_province }),
+                ...(address.postal_code === undefined ? {} : { postalCode: address.postal_code }),
+                ...(address.country === undefined ? {} : { country: address.country }),
+              },
+            ],
+          }),
+      ...(d.preferred_language === undefined
+        ? {}
+        : {
+            communication: [
+              {
+                language: { coding: [{ system: BCP47_SYSTEM, code: d.preferred_language }] },
+                preferred: true,
+              },
+            ],
+          }),
+    },
+    { lineWidth: 80 },
+  );
 }
 
 type Mapping = Readonly<Record<string, unknown>>;

@@ -3,7 +3,8 @@
 // care for. The file is read strictly — an unknown key or a wrong type is a corrupt file, not
 // something to guess about — and a change to it is validated strictly too. A closed record is
 // closed for good; a record that is closed or not modifiable accepts no coordination changes.
-import { parse, stringify } from 'yaml';
+import { parse } from 'yaml';
+import { renderRecordYaml } from '../yaml-mapping.js';
 import { VprError, invalidInput } from '../errors.js';
 import { parseRecordId, type RecordId } from '../ids/record-id.js';
 import { objectAt, refuseUnknown } from '../input.js';
@@ -33,16 +34,19 @@ export interface CoordinationStatusChange {
 const STATUS_KEYS = ['lifecycle_state', 'record_open', 'record_queryable', 'record_modifiable'] as const;
 
 export function renderCoordinationStatus(status: CoordinationStatus): string {
-  return stringify({
-    coordination_id: status.coordinationId,
-    clinical_id: status.clinicalId,
-    status: {
-      lifecycle_state: status.lifecycleState,
-      record_open: status.recordOpen,
-      record_queryable: status.recordQueryable,
-      record_modifiable: status.recordModifiable,
+  return renderRecordYaml(
+    {
+      coordination_id: status.coordinationId,
+      clinical_id: status.clinicalId,
+      status: {
+        lifecycle_state: status.lifecycleState,
+        record_open: status.recordOpen,
+        record_queryable: status.recordQueryable,
+        record_modifiable: status.recordModifiable,
+      },
     },
-  });
+    { lineWidth: 80 },
+  );
 }
 
 export function renderInitialCoordinationStatus(coordinationId: RecordId, clinicalId: RecordId): string {
