@@ -217,9 +217,12 @@ async function baselineRun(): Promise<Run> {
   }
 }
 
-/** Bytes on disk (allocated blocks) under `dir`. */
+/**
+ * Bytes on disk (allocated blocks) of `dir`: its files and its directories, each of which takes a
+ * block of its own (as `du` counts; a repository holds about six).
+ */
 async function diskBytes(dir: string): Promise<number> {
-  let total = 0;
+  let total = (await stat(dir)).blocks * 512;
   for (const entry of await readdir(dir, { withFileTypes: true })) {
     const path = join(dir, entry.name);
     if (entry.isDirectory()) total += await diskBytes(path);
@@ -388,12 +391,18 @@ async function main(): Promise<void> {
       series,
     ),
   );
-  console.log(`\nplot written to ${PLOT}, figures to ${RESULTS}`);
+  console.log(`\nplot written to ${PLOT}`);
   const sample = Math.min(300, PATIENTS);
   const size = await repackSample(dir, sample);
   console.log(
     `\nsize on disk per patient (three repositories, sample of ${size.patients}): ${(size.before / 1024).toFixed(0)} KiB before repack, ${(size.after / 1024).toFixed(0)} KiB after`,
   );
+  const at = new Date().toISOString();
+  writeFileSync(
+    RESULTS,
+    `${JSON.stringify({ patients: PATIENTS, seed: SEED, stepSeconds: STEP_SECONDS, at, runs, sizePerPatient: size }, null, 2)}\n`,
+  );
+  console.log(`figures written to ${RESULTS}`);
 }
 
 await main();
