@@ -63,6 +63,8 @@ export interface ServerProcess {
   /** host:port of the gRPC door. */
   readonly grpcAddress: string;
   readonly dataDir: string;
+  /** performance.now() when the server first answered (before it was ready, while catching up). */
+  readonly answeredAt: number;
   /** SIGTERM, and wait for the process to end (the data directory stays; see `removeLater`). */
   stop(): Promise<void>;
 }
@@ -94,10 +96,12 @@ export async function startServer(
     child.kill('SIGTERM');
     await new Promise((resolve) => child.once('exit', resolve));
   };
+  let answeredAt: number | undefined;
   for (let i = 0; ; i++) {
     try {
-      if ((await fetch(`${base}/readyz`)).ok)
-        return { child, base, grpcAddress: `127.0.0.1:${grpcPort}`, dataDir, stop };
+      const ready = (await fetch(`${base}/readyz`)).ok;
+      answeredAt ??= performance.now();
+      if (ready) return { child, base, grpcAddress: `127.0.0.1:${grpcPort}`, dataDir, answeredAt, stop };
     } catch {
       // not listening yet
     }

@@ -355,7 +355,10 @@ async function main(): Promise<void> {
     const started = performance.now();
     runs.push(
       await withServer(await startServer(KEY, {}, dir), async (server) => {
-        console.log(`VPR on PGlite: ready in ${((performance.now() - started) / 1000).toFixed(1)} s`);
+        const after = (at: number) => `${((at - started) / 1000).toFixed(1)} s`;
+        console.log(
+          `VPR on PGlite: answering in ${after(server.answeredAt)}, ready (caught up with Git) in ${after(performance.now())}`,
+        );
         return drive('VPR, PGlite', server.base, server.child.pid);
       }),
     );

@@ -15,7 +15,9 @@ try {
   process.exit(2);
 }
 
-const runtime = await startRuntime(config);
+// The projection is caught up with Git in the background: the server answers at once, and
+// /readyz says "ready" when the catch-up has completed.
+const runtime = await startRuntime(config, { catchUp: 'while-serving' });
 
 // The signals are handled before the start-up message says the server is there: a supervisor
 // (or a test) that stops it as soon as it reads the message gets the graceful shutdown.

@@ -14,6 +14,7 @@ import { RecordStore } from './core/record/record-store.js';
 import { ContactClaims } from './projection/contact-claims.js';
 import { IdempotencyStore } from './projection/idempotency-store.js';
 import { Projection } from './projection/projection.js';
+import { BackgroundCatchUp, type CatchUpResult } from './projection/background-catch-up.js';
 import { PatientService } from './services/patient-service.js';
 import { WriteSwitch } from './services/write-switch.js';
 import { buildHttpServer } from './transport/http/http-server.js';
@@ -46,6 +47,12 @@ export interface RuntimeOptions {
    * it knows only this process's writes, so lists and uniqueness checks see only those.
    */
   readonly scratchProjection?: boolean;
+  /**
+   * When the projection is caught up with Git: before `startRuntime` returns (the default: the
+   * CLI's local mode and tests see complete lists at once), or in the background while the
+   * server already serves (`npm start`), with readiness "not ready" until it has completed.
+   */
+  readonly catchUp?: 'before-serving' | 'while-serving';
 }
 
 export interface Runtime {
@@ -58,6 +65,11 @@ export interface Runtime {
   readonly grpc: GrpcDoor | undefined;
   readonly keySource: KeySource;
   readonly writes: WriteSwitch;
+  /**
+   * Settles when the start-up catch-up has completed (its figures), at once when it ran before
+   * serving; undefined when there was none (a scratch projection) or the runtime closed first.
+   */
+  readonly caughtUp: Promise<CatchUpResult | undefined>;
   /**
    * Reads VPR_API_KEY and the keys file again and accepts exactly those keys from now on (a
    * revoked key is refused at once); answers how many. A bad file throws and changes nothing.
@@ -138,12 +150,20 @@ export async function startRuntime(config: VprConfig, options: RuntimeOptions = 
   );
   // A scratch projection holds only what this process writes: catching it up on the whole data
   // directory would cost every worker minutes for rows another process rebuilds anyway.
-  if (options.scratchProjection !== true) {
-    const caughtUp = await projection.catchUp();
+  let background: BackgroundCatchUp | undefined;
+  let caughtUp: Promise<CatchUpResult | undefined> = Promise.resolve(undefined);
+  if (options.scratchProjection !== true && options.catchUp === 'while-serving') {
+    background = new BackgroundCatchUp(projection, logger);
+    caughtUp = background.done;
+  } else if (options.scratchProjection !== true) {
+    const started = performance.now();
+    const result = await projection.catchUp();
+    const seconds = (performance.now() - started) / 1000;
     logger.info(
-      { checked: caughtUp.checked, projected: caughtUp.projected, backend: projection.backend },
-      'projection caught up',
+      { checked: result.checked, projected: result.projected, seconds, backend: projection.backend },
+      'projection caught up with Git',
     );
+    caughtUp = Promise.resolve({ ...result, seconds });
   }
   const writes = new WriteSwitch(config.readOnly);
   const links = new RecordLinks(projection, cache);
@@ -197,7 +217,9 @@ export async function startRuntime(config: VprConfig, options: RuntimeOptions = 
     if (config.redisUrl !== undefined) {
       checks.redis = { ok: cacheOk, ...(cacheOk ? {} : { detail: 'Redis does not answer' }) };
     }
-    return { ready: storeOk && projectionOk && cacheOk, checks };
+    const catchUp = background?.check() ?? { ok: true };
+    if (background !== undefined) checks.catch_up = catchUp;
+    return { ready: storeOk && projectionOk && cacheOk && catchUp.ok, checks };
   };
   const https =
     config.tls === undefined
@@ -265,6 +287,7 @@ export async function startRuntime(config: VprConfig, options: RuntimeOptions = 
     grpc,
     keySource,
     writes,
+    caughtUp,
     reloadKeys() {
       if (options.keys !== undefined) return keys.size;
       keys.replaceWith(configuredKeys().keys);
@@ -284,6 +307,7 @@ export async function startRuntime(config: VprConfig, options: RuntimeOptions = 
     close() {
       closing ??= (async () => {
         await Promise.all([http.close(), plain?.close(), grpc?.close()]);
+        await background?.stop();
         signing.close();
         await projection.close();
         await cache.close();

@@ -1,7 +1,6 @@
 // The projection as a service: patient lists with filters and keyset pagination, and writes that
 // keep landing in Git while the projection database is down, repaired by catch-up.
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
 import { test, type TestContext } from 'node:test';
 import pg from 'pg';
 import { isVprError } from '../src/core/errors.js';
@@ -9,7 +8,7 @@ import { RecordStore } from '../src/core/record/record-store.js';
 import { Projection } from '../src/projection/projection.js';
 import { reindex } from '../src/projection/reindex.js';
 import { careLocation, clinician, patientYaml, person } from './support/fixtures.js';
-import { DATABASE_URL, projectionBackends, snapshot } from './support/projection-backends.js';
+import { DATABASE_URL, projectionBackends, snapshot, testSchema } from './support/projection-backends.js';
 import { tempDir } from './support/temp-dir.js';
 
 const { backends } = await projectionBackends();
@@ -18,7 +17,7 @@ async function openService(t: TestContext, backend: string, dataDir?: string) {
   const dir = dataDir ?? (await tempDir(t));
   const store = new RecordStore({ dataDir: dir, repository: { durability: 'none' } });
   await store.open();
-  const schema = `vpr_test_${randomBytes(6).toString('hex')}`;
+  const schema = testSchema();
   const applicationName = `vpr-test-${schema}`;
   const projection = await Projection.open(
     backend === 'postgres'

@@ -97,12 +97,15 @@ export class Projection {
     await this.#cache?.invalidatePages();
   }
 
-  /** Projects every repository whose HEAD differs from what the projection holds. */
-  async catchUp(onProgress?: (checked: number, projected: number) => void) {
+  /**
+   * Projects every repository whose HEAD differs from what the projection holds; an aborted
+   * `signal` stops it between batches.
+   */
+  async catchUp(onProgress?: (checked: number, projected: number) => void, signal?: AbortSignal) {
     // Commits missed before the catch-up began are covered by it; any missed during it are not.
     const missedBefore = this.#missed;
-    const result = await guardProjection(() => this.#projector.catchUp(onProgress));
-    this.#missed -= missedBefore;
+    const result = await guardProjection(() => this.#projector.catchUp(onProgress, signal));
+    if (signal?.aborted !== true) this.#missed -= missedBefore;
     if (result.projected > 0) await this.#cache?.invalidatePages();
     return result;
   }

@@ -277,9 +277,11 @@ export class Projector {
   /**
    * Brings every repository on disk up to date: any whose HEAD differs from its projected commit
    * is projected again. Returns how many repositories were looked at and how many re-projected.
+   * An aborted `signal` stops it between batches (what was projected stays projected).
    */
   async catchUp(
     onProgress?: (checked: number, projected: number) => void,
+    signal?: AbortSignal,
   ): Promise<{ checked: number; projected: number }> {
     let checked = 0;
     let projected = 0;
@@ -304,6 +306,7 @@ export class Projector {
       for await (const id of this.#store.listRecordIds(kind)) {
         batch.push(id);
         if (batch.length === 500) await flush();
+        if (signal?.aborted === true) return { checked, projected };
       }
       if (batch.length > 0) await flush();
     }

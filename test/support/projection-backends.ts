@@ -13,6 +13,11 @@ import { reachable } from './reachable.js';
 
 export const DATABASE_URL = process.env.VPR_TEST_DATABASE_URL ?? 'postgresql://postgres@127.0.0.1:5432/test';
 
+/** A new PostgreSQL schema name for one test's projection. */
+export function testSchema(): string {
+  return `vpr_test_${randomBytes(6).toString('hex')}`;
+}
+
 export interface Backend {
   readonly name: 'pglite' | 'postgres';
   open(t: TestContext): Promise<SqlClient>;
@@ -45,7 +50,7 @@ export const pgliteBackend: Backend = {
 export const postgresBackend: Backend = {
   name: 'postgres',
   open: async (t) => {
-    const schema = `vpr_test_${randomBytes(6).toString('hex')}`;
+    const schema = testSchema();
     const client = await openPostgres({ connectionString: DATABASE_URL, schema, max: 4 });
     t.after(async () => {
       await client.query(`DROP SCHEMA ${schema} CASCADE`).catch(() => undefined);

@@ -1,16 +1,15 @@
 // The whole service for HTTP tests: a runtime on a fresh data directory, with the embedded
 // PGlite projection or the machine's PostgreSQL (own schema) and Redis (own key prefix), API keys
 // of every kind, and its log lines captured so tests can read what it wrote.
-import { randomBytes } from 'node:crypto';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { TestContext } from 'node:test';
 import { Writable } from 'node:stream';
 import { hashApiKey } from '../../src/auth/api-keys.js';
 import { loadConfig } from '../../src/config/config.js';
-import { startRuntime, type Runtime } from '../../src/runtime.js';
+import { startRuntime, type Runtime, type RuntimeOptions } from '../../src/runtime.js';
 import { demographics } from './fixtures.js';
-import { DATABASE_URL, projectionBackends } from './projection-backends.js';
+import { DATABASE_URL, projectionBackends, testSchema } from './projection-backends.js';
 import { REDIS_URL, redisPrefix, requireRedis } from './redis.js';
 import { tempDir } from './temp-dir.js';
 
@@ -43,12 +42,22 @@ export interface TestService {
   inject: Runtime['http']['inject'];
 }
 
+/** How a test service starts, where the defaults will not do. */
+export interface ServiceStart {
+  /** A data directory already holding records (default: a new, empty one). */
+  readonly dataDir?: string;
+  /** The PostgreSQL schema of the projection (default: a new one), dropped afterwards. */
+  readonly schema?: string;
+  readonly catchUp?: RuntimeOptions['catchUp'];
+}
+
 export async function startService(
   t: TestContext,
   backend: ServiceBackend = 'pglite',
   env: Record<string, string> = {},
+  start: ServiceStart = {},
 ): Promise<TestService> {
-  const dataDir = await tempDir(t);
+  const dataDir = start.dataDir ?? (await tempDir(t));
   const keysFile = join(dataDir, 'keys.yaml');
   await writeFile(
     keysFile,
@@ -98,7 +107,7 @@ export async function startService(
       ],
     }),
   );
-  const schema = `vpr_test_${randomBytes(6).toString('hex')}`;
+  const schema = start.schema ?? testSchema();
   const config = loadConfig({
     VPR_DATA_DIR: dataDir,
     VPR_KEYS_FILE: keysFile,
@@ -118,6 +127,7 @@ export async function startService(
   const runtime = await startRuntime(config, {
     logDestination: destination,
     ...(backend === 'postgres+redis' ? { schema } : {}),
+    ...(start.catchUp === undefined ? {} : { catchUp: start.catchUp }),
   });
   t.after(async () => {
     if (backend === 'postgres+redis') {

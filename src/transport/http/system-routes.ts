@@ -36,7 +36,8 @@ export function registerSystemRoutes(app: FastifyInstance, deps: SystemDeps): vo
     {
       schema: {
         tags: ['service'],
-        summary: 'Readiness: the store is writable, the projection reachable, Redis too when configured',
+        summary:
+          'Readiness: the store is writable, the projection reachable and caught up with Git, Redis too when configured',
         response: { 200: Readiness, 503: Readiness },
       },
     },
