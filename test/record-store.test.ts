@@ -186,3 +186,29 @@ test('changes commit with the controlled vocabulary; bad changes write nothing',
   await assertCleanAndSound(dir);
   await assert.rejects(readFile(join(dir, 'n.md')), { code: 'ENOENT' });
 });
+
+test('listing and reading the heads of many repositories agree with stock git, packed refs too', async (t) => {
+  const store = await openStore(t);
+  const records = [];
+  for (let i = 0; i < 5; i++) {
+    records.push(await store.createFullRecord({ demographics, author: clinician, careLocation }));
+  }
+  const ids = records.map((r) => r.clinicalId);
+  const listed: string[] = [];
+  for await (const id of store.listRecordIds('clinical')) listed.push(id);
+  assert.deepEqual(listed, [...ids].sort(), 'every clinical repository, in shard order');
+  // Two refs packed by git itself: read from packed-refs, not the loose file.
+  for (const id of ids.slice(0, 2))
+    await git(repositoryDir(store.dataDir, 'clinical', id), ['pack-refs', '--all']);
+  const absent = '0'.repeat(32) as (typeof ids)[number];
+  const heads = await store.heads('clinical', [...ids, absent]);
+  const expected = [];
+  for (const id of ids) {
+    expected.push((await git(repositoryDir(store.dataDir, 'clinical', id), ['rev-parse', 'HEAD'])).trim());
+  }
+  assert.deepEqual(heads, [...expected, undefined]);
+  assert.deepEqual(
+    ids.map((id) => store.head('clinical', id)),
+    expected,
+  );
+});

@@ -288,13 +288,17 @@ export class Projector {
     for (const kind of REPOSITORY_KINDS) {
       let batch: RecordId[] = [];
       const flush = async () => {
-        const rows = await this.#client.query<{ id: string; head_commit: string }>(
-          'SELECT id, head_commit FROM repositories WHERE kind = $1 AND id = ANY($2::text[])',
-          [kind, batch],
-        );
+        const [rows, heads] = await Promise.all([
+          this.#client.query<{ id: string; head_commit: string }>(
+            'SELECT id, head_commit FROM repositories WHERE kind = $1 AND id = ANY($2::text[])',
+            [kind, batch],
+          ),
+          this.#store.heads(kind, batch),
+        ]);
         const known = new Map(rows.map((r) => [r.id, r.head_commit]));
-        for (const id of batch) {
-          const head = this.#store.head(kind, id);
+        for (const [i, id] of batch.entries()) {
+          // A HEAD that moved since it was read is projected by the write that moved it.
+          const head = heads[i];
           if (head !== undefined && known.get(id) !== head) {
             if ((await this.project(kind, id)) !== 'unchanged') projected++;
           }

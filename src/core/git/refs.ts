@@ -5,7 +5,7 @@
 // round fewer. The swap (a rename) goes to the thread pool: under load it waits on the
 // filesystem's journal, which must not stall the main thread (docs/adr/0015).
 import { readFileSync } from 'node:fs';
-import { rename } from 'node:fs/promises';
+import { readFile, rename } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { VprError } from '../errors.js';
 import { isErrno, syncDirectory, unlinkQuietly, writeNewFile, type Durability } from '../fs/durable-file.js';
@@ -22,8 +22,17 @@ function readOptional(path: string): string | undefined {
   }
 }
 
-function readPackedRef(gitDir: string, ref: string): string | undefined {
-  const text = readOptional(join(gitDir, 'packed-refs'));
+async function readOptionalAsync(path: string): Promise<string | undefined> {
+  try {
+    return await readFile(path, 'utf8');
+  } catch (error) {
+    if (isErrno(error, 'ENOENT')) return undefined;
+    throw error;
+  }
+}
+
+/** The id `ref` has in the text of a `packed-refs` file. */
+function packedRefIn(text: string | undefined, ref: string): string | undefined {
   if (text === undefined) return undefined;
   for (const line of text.split('\n')) {
     if (line.startsWith('#') || line.startsWith('^')) continue;
@@ -33,14 +42,28 @@ function readPackedRef(gitDir: string, ref: string): string | undefined {
   return undefined;
 }
 
-/** The commit a ref points at, or undefined while the branch is unborn. */
-export function readRef(gitDir: string, ref: string = MAIN_REF): ObjectId | undefined {
-  const value = readOptional(join(gitDir, ref))?.trim() ?? readPackedRef(gitDir, ref);
+/** A ref's value checked to be an object id (CORRUPT_REPOSITORY if it is not). */
+function refValue(value: string | undefined, ref: string): ObjectId | undefined {
   if (value === undefined) return undefined;
   if (!isObjectId(value)) {
     throw new VprError('CORRUPT_REPOSITORY', 'a branch ref does not hold an object id', { details: { ref } });
   }
   return value;
+}
+
+/** The commit a ref points at, or undefined while the branch is unborn. */
+export function readRef(gitDir: string, ref: string = MAIN_REF): ObjectId | undefined {
+  const loose = readOptional(join(gitDir, ref))?.trim();
+  return refValue(loose ?? packedRefIn(readOptional(join(gitDir, 'packed-refs')), ref), ref);
+}
+
+/**
+ * As `readRef`, through the thread pool: for scans of many repositories, whose reads on a cold
+ * disk go many times faster side by side than one after another (docs/adr/0019).
+ */
+export async function readRefAsync(gitDir: string, ref: string = MAIN_REF): Promise<ObjectId | undefined> {
+  const loose = (await readOptionalAsync(join(gitDir, ref)))?.trim();
+  return refValue(loose ?? packedRefIn(await readOptionalAsync(join(gitDir, 'packed-refs')), ref), ref);
 }
 
 /** A held `<ref>.lock` whose new content is already durable. */
