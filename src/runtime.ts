@@ -14,7 +14,11 @@ import { RecordStore } from './core/record/record-store.js';
 import { ContactClaims } from './projection/contact-claims.js';
 import { IdempotencyStore } from './projection/idempotency-store.js';
 import { Projection } from './projection/projection.js';
-import { BackgroundCatchUp, type CatchUpResult } from './projection/background-catch-up.js';
+import {
+  BackgroundCatchUp,
+  MissedCommitRepair,
+  type CatchUpResult,
+} from './projection/background-catch-up.js';
 import { PatientService } from './services/patient-service.js';
 import { WriteSwitch } from './services/write-switch.js';
 import { buildHttpServer } from './transport/http/http-server.js';
@@ -53,6 +57,8 @@ export interface RuntimeOptions {
    * server already serves (`npm start`), with readiness "not ready" until it has completed.
    */
   readonly catchUp?: 'before-serving' | 'while-serving';
+  /** How often commits that failed to project are tried again (default 10 s; tests use less). */
+  readonly repairEveryMs?: number;
 }
 
 export interface Runtime {
@@ -150,6 +156,12 @@ export async function startRuntime(config: VprConfig, options: RuntimeOptions = 
   );
   // A scratch projection holds only what this process writes: catching it up on the whole data
   // directory would cost every worker minutes for rows another process rebuilds anyway.
+  // Commits the projection missed while this process ran (the database away) are projected
+  // again on a timer; a scratch projection misses nothing anybody reads.
+  const repair =
+    options.scratchProjection === true
+      ? undefined
+      : new MissedCommitRepair(projection, logger, options.repairEveryMs);
   let background: BackgroundCatchUp | undefined;
   let caughtUp: Promise<CatchUpResult | undefined> = Promise.resolve(undefined);
   if (options.scratchProjection !== true && options.catchUp === 'while-serving') {
@@ -307,7 +319,7 @@ export async function startRuntime(config: VprConfig, options: RuntimeOptions = 
     close() {
       closing ??= (async () => {
         await Promise.all([http.close(), plain?.close(), grpc?.close()]);
-        await background?.stop();
+        await Promise.all([background?.stop(), repair?.stop()]);
         signing.close();
         await projection.close();
         await cache.close();

@@ -1,18 +1,20 @@
-// The server's start-up catch-up in the background: it answers before the projection has caught
-// up with Git, says "not ready" (with the progress) until it has, retries a failed catch-up, and
-// stops one still running when it closes.
+// The projection's repairs in a server's background. The start-up catch-up: the server answers
+// before the projection has caught up with Git, says "not ready" (with the progress) until it has,
+// retries a failed catch-up, and stops one still running when it closes. And commits that failed
+// to project while the database was away, projected again on a timer once it is back.
 import assert from 'node:assert/strict';
 import { Writable } from 'node:stream';
 import { test, type TestContext } from 'node:test';
 import pg from 'pg';
 import { RecordStore } from '../src/core/record/record-store.js';
-import { BackgroundCatchUp } from '../src/projection/background-catch-up.js';
+import { BackgroundCatchUp, MissedCommitRepair } from '../src/projection/background-catch-up.js';
 import { migrate } from '../src/projection/migrations.js';
 import { openPostgres } from '../src/projection/pg-client.js';
 import { Projection } from '../src/projection/projection.js';
 import { createLogger } from '../src/transport/observability.js';
 import { careLocation, clinician, person } from './support/fixtures.js';
-import { DATABASE_URL, testSchema } from './support/projection-backends.js';
+import { DATABASE_URL, snapshot, testSchema } from './support/projection-backends.js';
+import { reindex } from '../src/projection/reindex.js';
 import { READER_KEY, auth, serviceBackends, startService } from './support/service.js';
 import { tempDir } from './support/temp-dir.js';
 
@@ -36,6 +38,25 @@ async function unprojectedPatients(t: TestContext, count: number) {
   }
   await store.close();
   return { dataDir, ids };
+}
+
+/** A log that keeps its lines, for the tests to read. */
+function keptLog() {
+  const lines: string[] = [];
+  const logger = createLogger(
+    'info',
+    new Writable({
+      write(chunk: Buffer, _encoding, done) {
+        lines.push(chunk.toString('utf8'));
+        done();
+      },
+    }),
+  );
+  return { lines, logger };
+}
+
+async function until(condition: () => boolean): Promise<void> {
+  while (!condition()) await new Promise((resolve) => setTimeout(resolve, 10));
 }
 
 /** The schema of a PostgreSQL projection, migrated, with a connection holding `repositories` locked. */
@@ -121,20 +142,11 @@ for (const backend of postgresOnly) {
       await projection.close();
       await store.close();
     });
-    const lines: string[] = [];
-    const logger = createLogger(
-      'info',
-      new Writable({
-        write(chunk: Buffer, _encoding, done) {
-          lines.push(chunk.toString('utf8'));
-          done();
-        },
-      }),
-    );
+    const { lines, logger } = keptLog();
     // The projection's tables are gone: every attempt fails until they are back.
     await admin.query(`ALTER SCHEMA ${schema} RENAME TO ${schema}_away`);
     const catchUp = new BackgroundCatchUp(projection, logger, 20);
-    while (!lines.some((l) => l.includes('"attempt":2'))) await new Promise((r) => setTimeout(r, 10));
+    await until(() => lines.some((l) => l.includes('"attempt":2')));
     assert.match(catchUp.check().detail ?? '', /, attempt \d+$/);
     assert.ok(
       lines.every((l) => !l.includes('Backlog')),
@@ -156,5 +168,62 @@ for (const backend of postgresOnly) {
     await stopped;
     assert.equal(await held.done, undefined, 'a stopped catch-up reports no result');
     assert.equal(held.check().ok, false);
+  });
+  test(`[${backend}] commits missed while the database was away are projected once it is back`, async (t) => {
+    const dataDir = await tempDir(t);
+    const store = new RecordStore({ dataDir, repository: { durability: 'none' } });
+    await store.open();
+    const schema = testSchema();
+    const applicationName = `vpr-test-${schema}`;
+    const projection = await Projection.open(
+      { dataDir, databaseUrl: DATABASE_URL, schema, applicationName },
+      store,
+    );
+    const admin = new pg.Client({ connectionString: DATABASE_URL });
+    await admin.connect();
+    const { lines, logger } = keptLog();
+    const repair = new MissedCommitRepair(projection, logger, 20);
+    t.after(async () => {
+      await repair.stop();
+      await admin.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`).catch(() => undefined);
+      await admin.query(`DROP SCHEMA IF EXISTS ${schema}_away CASCADE`).catch(() => undefined);
+      await admin.end();
+      await projection.close();
+      await store.close();
+    });
+    const record = await store.createFullRecord({
+      demographics: person('Outage', 'Eve'),
+      author: clinician,
+      careLocation,
+    });
+    // Hide the projection's tables and drop every connection of its pool.
+    await admin.query(`ALTER SCHEMA ${schema} RENAME TO ${schema}_away`);
+    await admin.query('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1', [
+      applicationName,
+    ]);
+    for (let n = 0; n < 3; n++) {
+      await store.commitChange({
+        kind: 'clinical',
+        id: record.clinicalId,
+        changes: [{ path: `notes/${n}.md`, content: `# Note ${n}\n` }],
+        author: clinician,
+        action: 'create',
+        summary: `Note ${n}`,
+        careLocation,
+      });
+    }
+    assert.equal(projection.status().missedCommits, 3);
+    await until(() => lines.some((l) => l.includes('missed commits not projected yet')));
+    assert.equal(projection.status().missedCommits, 3, 'still missed while the database is away');
+    await admin.query(`ALTER SCHEMA ${schema}_away RENAME TO ${schema}`);
+    await until(() => projection.status().missedCommits === 0);
+    assert.match(lines.join(''), /"repositories":1,"msg":"missed commits projected from Git"/);
+    const repaired = await snapshot(projection.client);
+    assert.deepEqual(
+      repaired.documents!.map((d) => (d as { path: string }).path).filter((p) => p.startsWith('notes/')),
+      ['notes/0.md', 'notes/1.md', 'notes/2.md'],
+    );
+    await reindex(projection.client, store);
+    assert.deepEqual(await snapshot(projection.client), repaired, 'the same rows as a rebuild from Git');
   });
 }

@@ -1,9 +1,11 @@
-// The start-up catch-up as the server runs it: in the background, so the server answers from its
-// first second while every repository's HEAD is checked against the projection (at 100,000
-// patients that check took 80 s before the server answered). A failed attempt is retried until
-// one completes or the server closes. Until then readiness says "not ready", with the progress,
-// so a load balancer waits for a node whose lists are complete; reads and writes of a record are
-// from Git and right throughout.
+// The projection's repairs from Git that run in the background of a server. The start-up
+// catch-up: the server answers from its first second while every repository's HEAD is checked
+// against the projection (at 100,000 patients that check took 80 s before the server answered);
+// a failed attempt is retried until one completes or the server closes, and until then readiness
+// says "not ready", with the progress, so a load balancer waits for a node whose lists are
+// complete (reads and writes of a record are from Git and right throughout). And the repair of
+// commits that failed to project while the server ran (the database was away): retried on a timer
+// until the projection has them (docs/adr/0019).
 import type { Logger } from 'pino';
 import { isVprError } from '../core/errors.js';
 import type { Projection } from './projection.js';
@@ -87,4 +89,49 @@ function pause(ms: number, signal: AbortSignal): Promise<void> {
     }
     signal.addEventListener('abort', done, { once: true });
   });
+}
+
+/** How often the server tries again to project commits that failed to project. */
+const REPAIR_EVERY_MS = 10_000;
+
+export class MissedCommitRepair {
+  readonly #projection: Projection;
+  readonly #logger: Logger;
+  readonly #timer: NodeJS.Timeout;
+  #running: Promise<void> | undefined;
+
+  constructor(projection: Projection, logger: Logger, everyMs = REPAIR_EVERY_MS) {
+    this.#projection = projection;
+    this.#logger = logger;
+    this.#timer = setInterval(() => void this.repair(), everyMs);
+    this.#timer.unref();
+  }
+
+  /** One repair, unless one is running (then that one); never throws (a failure is logged). */
+  repair(): Promise<void> {
+    if (this.#projection.status().missedCommits === 0) return Promise.resolve();
+    this.#running ??= (async () => {
+      try {
+        const repositories = await this.#projection.repairMissed();
+        this.#logger.info({ repositories }, 'missed commits projected from Git');
+      } catch (error) {
+        this.#logger.warn(
+          {
+            code: isVprError(error) ? error.code : 'INTERNAL',
+            missedCommits: this.#projection.status().missedCommits,
+          },
+          'missed commits not projected yet; they will be tried again',
+        );
+      } finally {
+        this.#running = undefined;
+      }
+    })();
+    return this.#running;
+  }
+
+  /** No more repairs; waits for one still running. */
+  async stop(): Promise<void> {
+    clearInterval(this.#timer);
+    await this.#running;
+  }
 }

@@ -3,6 +3,7 @@
 // record store reports, catches up at start-up, and answers patient queries. A projection that
 // is down never fails a write: the failure is counted, and catch-up repairs it from Git.
 import { join } from 'node:path';
+import { isVprError } from '../core/errors.js';
 import type { RecordId } from '../core/ids/record-id.js';
 import type { RepositoryKind } from '../core/record/record-layout.js';
 import type { CommitEvent, RecordStore } from '../core/record/record-store.js';
@@ -20,6 +21,9 @@ import { openPglite } from './pglite-client.js';
 import { Projector } from './projector.js';
 import { reindex, type ReindexOptions } from './reindex.js';
 import type { SqlClient } from './sql-client.js';
+
+/** Repositories of missed commits remembered for repair; beyond this a whole catch-up repairs them. */
+const MISSED_REPOSITORIES_KEPT = 10_000;
 
 export interface ProjectionOptions {
   readonly dataDir: string;
@@ -50,6 +54,10 @@ export class Projection {
   readonly #store: RecordStore;
   readonly #cache: ReadCache | undefined;
   #missed = 0;
+  /** The repositories of the missed commits, for `repairMissed` (at most MISSED_REPOSITORIES_KEPT). */
+  readonly #missedRepositories = new Map<string, { kind: RepositoryKind; id: RecordId }>();
+  /** More were missed than are kept: only a whole catch-up repairs them. */
+  #missedTooMany = false;
 
   private constructor(
     client: SqlClient,
@@ -93,8 +101,52 @@ export class Projection {
       await this.#projector.projectMany(events.map((e) => ({ kind: e.kind, id: e.id })));
     } catch {
       this.#missed += events.length;
+      for (const event of events) this.#rememberMissed(event.kind, event.id);
     }
     await this.#cache?.invalidatePages();
+  }
+
+  #rememberMissed(kind: RepositoryKind, id: RecordId): void {
+    if (this.#missedRepositories.size < MISSED_REPOSITORIES_KEPT) {
+      this.#missedRepositories.set(`${kind}/${id}`, { kind, id });
+    } else {
+      this.#missedTooMany = true;
+    }
+  }
+
+  /**
+   * Projects again the repositories whose commits failed to project while this process ran (the
+   * database was away): those it remembers, or every repository by a catch-up when it missed
+   * more than it keeps. Answers how many repositories it looked at; throws, remembering them
+   * still, when the database is still away.
+   */
+  async repairMissed(): Promise<number> {
+    if (this.#missed === 0) return 0;
+    if (this.#missedTooMany) {
+      const { checked } = await this.catchUp();
+      return checked;
+    }
+    const missedBefore = this.#missed;
+    const targets = [...this.#missedRepositories.values()];
+    this.#missedRepositories.clear();
+    let done = 0;
+    try {
+      for (const target of targets) {
+        try {
+          await this.project(target.kind, target.id);
+        } catch (error) {
+          // A record removed since (a cancelled import) has nothing left to project.
+          if (!isVprError(error, 'NOT_FOUND')) throw error;
+        }
+        done++;
+      }
+    } catch (error) {
+      for (const target of targets.slice(done)) this.#rememberMissed(target.kind, target.id);
+      throw error;
+    }
+    this.#missed -= missedBefore;
+    await this.#cache?.invalidatePages();
+    return targets.length;
   }
 
   /**
@@ -104,8 +156,17 @@ export class Projection {
   async catchUp(onProgress?: (checked: number, projected: number) => void, signal?: AbortSignal) {
     // Commits missed before the catch-up began are covered by it; any missed during it are not.
     const missedBefore = this.#missed;
+    const remembered = [...this.#missedRepositories.entries()];
+    const tooMany = this.#missedTooMany;
     const result = await guardProjection(() => this.#projector.catchUp(onProgress, signal));
-    if (signal?.aborted !== true) this.#missed -= missedBefore;
+    if (signal?.aborted !== true) {
+      this.#missed -= missedBefore;
+      // An entry missed again during the catch-up is a new object, and stays.
+      for (const [key, target] of remembered) {
+        if (this.#missedRepositories.get(key) === target) this.#missedRepositories.delete(key);
+      }
+      if (tooMany) this.#missedTooMany = false;
+    }
     if (result.projected > 0) await this.#cache?.invalidatePages();
     return result;
   }
