@@ -83,7 +83,7 @@ export class ServiceMetrics {
     });
     new Gauge({
       name: 'vpr_projection_missed_commits',
-      help: 'Commits whose projection failed and await a catch-up (the projection lag).',
+      help: 'Commits whose projection failed and await their repair from Git, tried every 10 s (the projection lag).',
       registers: [this.registry],
       collect() {
         this.set(sources.missedProjections());

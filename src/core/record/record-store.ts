@@ -304,15 +304,19 @@ export class RecordStore {
    * As `head`, for many repositories at once (catch-up's scan). Refs in the page cache are read
    * synchronously, which is fastest; from the first read that had to wait for the disk, the rest
    * are read side by side through the thread pool, which on a cold disk is several times faster
-   * (docs/adr/0019).
+   * (docs/adr/0019). `diskReadMs`: how slow a read must be to count as the disk's.
    */
-  async heads(kind: RepositoryKind, ids: readonly RecordId[]): Promise<(ObjectId | undefined)[]> {
+  async heads(
+    kind: RepositoryKind,
+    ids: readonly RecordId[],
+    diskReadMs = DISK_READ_MS,
+  ): Promise<(ObjectId | undefined)[]> {
     const gitDir = (id: RecordId) => join(repositoryDir(this.dataDir, parseKind(kind), id), '.git');
     const heads: (ObjectId | undefined)[] = [];
     for (const id of ids) {
       const started = performance.now();
       heads.push(readRef(gitDir(id)));
-      if (performance.now() - started > DISK_READ_MS) break;
+      if (performance.now() - started > diskReadMs) break;
     }
     const rest = await Promise.all(ids.slice(heads.length).map((id) => readRefAsync(gitDir(id))));
     return heads.concat(rest);
