@@ -156,12 +156,6 @@ export async function startRuntime(config: VprConfig, options: RuntimeOptions = 
   );
   // A scratch projection holds only what this process writes: catching it up on the whole data
   // directory would cost every worker minutes for rows another process rebuilds anyway.
-  // Commits the projection missed while this process ran (the database away) are projected
-  // again on a timer; a scratch projection misses nothing anybody reads.
-  const repair =
-    options.scratchProjection === true
-      ? undefined
-      : new MissedCommitRepair(projection, logger, options.repairEveryMs);
   let background: BackgroundCatchUp | undefined;
   let caughtUp: Promise<CatchUpResult | undefined> = Promise.resolve(undefined);
   if (options.scratchProjection !== true && options.catchUp === 'while-serving') {
@@ -177,6 +171,12 @@ export async function startRuntime(config: VprConfig, options: RuntimeOptions = 
     );
     caughtUp = Promise.resolve({ ...result, seconds });
   }
+  // Commits the projection missed while this process ran (the database away) are projected
+  // again on a timer; a scratch projection misses nothing anybody reads.
+  const repair =
+    options.scratchProjection === true
+      ? undefined
+      : new MissedCommitRepair(projection, logger, options.repairEveryMs);
   const writes = new WriteSwitch(config.readOnly);
   const links = new RecordLinks(projection, cache);
   let anchors = NO_TRUST_ANCHORS;

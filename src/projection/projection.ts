@@ -1,7 +1,8 @@
 // The read model as the rest of VPR sees it: opens the backend (PGlite under the data directory
 // by default, PostgreSQL when a URL is given), runs the migrations, projects every commit the
 // record store reports, catches up at start-up, and answers patient queries. A projection that
-// is down never fails a write: the failure is counted, and catch-up repairs it from Git.
+// is down never fails a write: the failure is counted and its repositories remembered, and
+// `repairMissed` (on a timer in the server) or a catch-up projects them again from Git.
 import { join } from 'node:path';
 import { isVprError } from '../core/errors.js';
 import type { RecordId } from '../core/ids/record-id.js';
