@@ -3,6 +3,8 @@
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { test, type TestContext } from 'node:test';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { DocumentReader } from '../src/cache/document-reader.js';
 import { MemoryReadCache, type ReadCache } from '../src/cache/read-cache.js';
 import { RecordStore } from '../src/core/record/record-store.js';
@@ -84,15 +86,58 @@ test('the in-process cache stays within its byte bound', async () => {
   assert.ok((await cache.getDocument('k99')) !== undefined, 'the most recent is kept');
 });
 
-test('the in-process cache keeps its own copy, never the larger buffer a document was sliced from', async () => {
+test('the in-process cache keeps its own copy, never the buffer a document was sliced from', async () => {
   const cache = new MemoryReadCache(10_000);
   const large = Buffer.alloc(1024 * 1024, 7);
   await cache.setDocument('slice', large.subarray(0, 100));
   large.fill(9);
-  const kept = await cache.getDocument('slice');
-  assert.ok(kept !== undefined);
-  assert.deepEqual(kept, Buffer.alloc(100, 7), 'the bytes as they were when cached');
-  assert.equal(kept.buffer.byteLength, 100, 'no more memory held than the document itself');
+  assert.deepEqual(
+    await cache.getDocument('slice'),
+    Buffer.alloc(100, 7),
+    'the bytes as they were when cached',
+  );
+});
+
+// Measured, not estimated: V8's heap and Node's buffers after a full collection, before and after
+// filling the cache far past its bound. Small entries are where an estimate per entry goes wrong
+// (a Buffer costs a few hundred bytes beside its data), and slices of a larger buffer are where a
+// cache that keeps what it was given holds more than it counts (ADR 0017, ADR 0020).
+test('the in-process cache holds no more memory than its bound, for small documents and for slices', async () => {
+  setFlagsFromString('--expose-gc');
+  const collect = runInNewContext('gc') as () => void;
+  const held = () => {
+    collect();
+    collect();
+    const { heapUsed, external } = process.memoryUsage();
+    return heapUsed + external;
+  };
+  const bound = 8 * 1024 * 1024;
+  const cases: [string, (i: number) => Buffer][] = [
+    ['30-byte documents', (i) => Buffer.from(`status: final ${String(i).padStart(15, '0')}`)],
+    ['1,000-byte documents', (i) => Buffer.alloc(1_000, i % 251)],
+    ['slices of 64 KiB buffers', (i) => Buffer.alloc(64 * 1024, i % 251).subarray(0, 500)],
+  ];
+  for (const [what, document] of cases) {
+    const before = held();
+    const cache = new MemoryReadCache(bound);
+    for (let i = 0; i < 60_000; i++) {
+      await cache.setDocument(
+        `clinical/${String(i).padStart(32, '0')}/${'c'.repeat(40)}/letter.md`,
+        document(i),
+      );
+    }
+    const grown = held() - before;
+    assert.ok(
+      (await cache.getDocument(
+        `clinical/${String(59_999).padStart(32, '0')}/${'c'.repeat(40)}/letter.md`,
+      )) !== undefined,
+    );
+    assert.ok(
+      grown <= bound * 1.1,
+      `${what}: ${(grown / 1048576).toFixed(1)} MiB held by a cache bounded to 8 MiB`,
+    );
+    await cache.close();
+  }
 });
 
 if (withRedis) {
