@@ -112,6 +112,7 @@ test('the in-process cache holds no more memory than its bound, for small docume
     return heapUsed + external;
   };
   const bound = 8 * 1024 * 1024;
+  const keyOf = (i: number) => `clinical/${String(i).padStart(32, '0')}/${'c'.repeat(40)}/letter.md`;
   const cases: [string, (i: number) => Buffer][] = [
     ['30-byte documents', (i) => Buffer.from(`status: final ${String(i).padStart(15, '0')}`)],
     ['1,000-byte documents', (i) => Buffer.alloc(1_000, i % 251)],
@@ -121,17 +122,10 @@ test('the in-process cache holds no more memory than its bound, for small docume
     const before = held();
     const cache = new MemoryReadCache(bound);
     for (let i = 0; i < 60_000; i++) {
-      await cache.setDocument(
-        `clinical/${String(i).padStart(32, '0')}/${'c'.repeat(40)}/letter.md`,
-        document(i),
-      );
+      await cache.setDocument(keyOf(i), document(i));
     }
     const grown = held() - before;
-    assert.ok(
-      (await cache.getDocument(
-        `clinical/${String(59_999).padStart(32, '0')}/${'c'.repeat(40)}/letter.md`,
-      )) !== undefined,
-    );
+    assert.ok((await cache.getDocument(keyOf(59_999))) !== undefined);
     assert.ok(
       grown <= bound * 1.1,
       `${what}: ${(grown / 1048576).toFixed(1)} MiB held by a cache bounded to 8 MiB`,
